@@ -1,0 +1,108 @@
+//! The egui window. This is the only layer that names egui, eframe, egui_plot or rfd.
+//!
+//! Drawing code (in [`panels`]) reads state and pushes [`Command`]s; [`ExplorerApp`] applies
+//! them, polls background jobs and owns the caches.
+
+mod command;
+mod explorer;
+pub mod jobs;
+pub mod map_job;
+pub mod panels;
+pub mod screenshot;
+pub mod session;
+mod textures;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+
+pub use command::Command;
+pub use explorer::{ExplorerApp, Notice, Settings};
+pub use screenshot::ScreenshotTask;
+pub use session::Session;
+
+/// What to open: the bundled model and dataset where a path is absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenRequest {
+    /// A checkpoint file.
+    pub checkpoint: Option<PathBuf>,
+    /// An IDX images file or a folder holding one.
+    pub data: Option<PathBuf>,
+}
+
+/// How long `screenshot` waits for the map before giving up.
+const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Loads what `args` names (the bundled model and dataset by default) into a session.
+pub fn open_session(args: &OpenRequest) -> anyhow::Result<Session> {
+    let model = crate::bundled::load_model(args.checkpoint.as_deref())?;
+    let dataset = crate::bundled::load_dataset(args.data.as_deref())?;
+    let model_name = match &args.checkpoint {
+        Some(path) => path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        ),
+        None => "bundled Fashion-MNIST VAE".to_owned(),
+    };
+    tracing::info!(
+        model = model_name,
+        dataset = dataset.name,
+        samples = dataset.len(),
+        "opened"
+    );
+    Session::new(model, model_name, dataset).map_err(|e| anyhow!(e))
+}
+
+fn native_options(size: (u32, u32)) -> eframe::NativeOptions {
+    eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("latent-explorer")
+            .with_inner_size([size.0 as f32, size.1 as f32]),
+        ..Default::default()
+    }
+}
+
+/// Opens the window and runs until it is closed.
+pub fn run(args: &OpenRequest) -> anyhow::Result<()> {
+    let session = open_session(args)?;
+    eframe::run_native(
+        "latent-explorer",
+        native_options((1400, 860)),
+        Box::new(|_| Ok(Box::new(ExplorerApp::new(session, Settings::default())))),
+    )
+    .map_err(|e| anyhow!("cannot open the window: {e}"))
+}
+
+/// Opens the window at `size`, waits for the map, saves the window's pixels to `out` and exits.
+/// With `pick`, that dataset sample is picked first, as a click on the map would.
+pub fn screenshot(
+    args: &OpenRequest,
+    out: &Path,
+    size: (u32, u32),
+    pick: Option<usize>,
+) -> anyhow::Result<()> {
+    let session = open_session(args)?;
+    let (task, outcome) = ScreenshotTask::new(out.to_owned(), SCREENSHOT_TIMEOUT);
+    eframe::run_native(
+        "latent-explorer",
+        native_options(size),
+        Box::new(|_| {
+            let mut app = ExplorerApp::new(session, Settings::default());
+            if let Some(idx) = pick {
+                app.pick_when_map_ready(idx);
+            }
+            Ok(Box::new(app.with_screenshot(task)))
+        }),
+    )
+    .map_err(|e| anyhow!("cannot open the window: {e}"))?;
+
+    let result = outcome
+        .lock()
+        .ok()
+        .and_then(|mut o| o.take())
+        .context("the window closed before the screenshot was taken")?;
+    let path = result.map_err(|e| anyhow!(e))?;
+    println!("wrote \"{}\"", path.display());
+    Ok(())
+}

@@ -1,0 +1,264 @@
+//! The map: every dataset sample's µ projected to 2-D, coloured by class, with the current z
+//! drawn on top. Hover shows a sample; a click picks it.
+
+use std::sync::Arc;
+
+use egui::{Color32, Pos2};
+use egui_plot::{Corner, Legend, MarkerShape, Plot, PlotPoint, PlotTransform, Points};
+
+use crate::app::Command;
+use crate::app::map_job::LatentMap;
+use crate::app::session::{LatentPoint, Session};
+use crate::app::textures::CachedTexture;
+
+/// Ten colours that stay apart on a dark background, one per class (they repeat past ten).
+const CLASS_COLORS: [Color32; 10] = [
+    Color32::from_rgb(31, 119, 180),
+    Color32::from_rgb(255, 127, 14),
+    Color32::from_rgb(44, 160, 44),
+    Color32::from_rgb(214, 39, 40),
+    Color32::from_rgb(148, 103, 189),
+    Color32::from_rgb(140, 86, 75),
+    Color32::from_rgb(227, 119, 194),
+    Color32::from_rgb(127, 127, 127),
+    Color32::from_rgb(188, 189, 34),
+    Color32::from_rgb(23, 190, 207),
+];
+
+/// How close (in screen points) the pointer must be to a sample to hover or pick it.
+const PICK_RADIUS: f32 = 8.0;
+
+/// The colour of class `label`.
+pub fn class_color(label: u32) -> Color32 {
+    CLASS_COLORS[label as usize % CLASS_COLORS.len()]
+}
+
+/// Where the map's background work stands.
+pub enum MapState {
+    /// Encoding and projecting; the progress is in the status bar.
+    Building,
+    /// Done.
+    Ready(Arc<LatentMap>),
+    /// Failed with this message.
+    Failed(String),
+    /// The user stopped it.
+    Cancelled,
+}
+
+/// The points of one class, ready for egui_plot.
+struct ClassSeries {
+    name: String,
+    color: Color32,
+    points: Vec<PlotPoint>,
+}
+
+/// Drawing caches of the map; rebuilt when a new [`LatentMap`] arrives.
+#[derive(Default)]
+pub struct MapView {
+    series: Vec<ClassSeries>,
+    series_of: Option<Arc<LatentMap>>,
+    hovered: Option<usize>,
+    hover_texture: CachedTexture,
+    last_transform: Option<PlotTransform>,
+}
+
+impl MapView {
+    /// Where sample `idx` was drawn in the last frame, in screen points.
+    pub fn screen_position(&self, map: &LatentMap, idx: usize) -> Option<Pos2> {
+        let [x, y] = map.pca.coords.get(idx).copied().flatten()?;
+        let transform = self.last_transform.as_ref()?;
+        Some(transform.position_from_point(&PlotPoint::new(x, y)))
+    }
+
+    /// The sample under the pointer in the last frame.
+    pub fn hovered(&self) -> Option<usize> {
+        self.hovered
+    }
+
+    fn rebuild_series(&mut self, map: &Arc<LatentMap>, session: &Session) {
+        if self
+            .series_of
+            .as_ref()
+            .is_some_and(|built| Arc::ptr_eq(built, map))
+        {
+            return;
+        }
+        let dataset = &session.dataset;
+        let mut series: Vec<ClassSeries> = (0..dataset.class_count().max(1))
+            .map(|label| ClassSeries {
+                name: dataset.class_name(label as u32),
+                color: class_color(label as u32),
+                points: Vec::new(),
+            })
+            .collect();
+        for (coords, &label) in map.pca.coords.iter().zip(&dataset.labels) {
+            if let (Some([x, y]), Some(class)) = (coords, series.get_mut(label as usize)) {
+                class.points.push(PlotPoint::new(*x, *y));
+            }
+        }
+        self.series = series;
+        self.series_of = Some(map.clone());
+        self.hovered = None;
+    }
+
+    /// Draws the map region.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        state: &MapState,
+        session: &Session,
+        point: &LatentPoint,
+        commands: &mut Vec<Command>,
+    ) {
+        let map = match state {
+            MapState::Ready(map) => map,
+            MapState::Building => {
+                ui.centered_and_justified(|ui| {
+                    ui.label("Encoding the dataset and fitting PCA… the sliders work meanwhile.");
+                });
+                return;
+            }
+            MapState::Failed(message) => {
+                ui.colored_label(ui.visuals().error_fg_color, format!("No map: {message}"));
+                if ui.button("Try again").clicked() {
+                    commands.push(Command::RebuildMap);
+                }
+                return;
+            }
+            MapState::Cancelled => {
+                ui.label("Building the map was cancelled.");
+                if ui.button("Build the map").clicked() {
+                    commands.push(Command::RebuildMap);
+                }
+                return;
+            }
+        };
+        self.rebuild_series(map, session);
+        map_header_ui(ui, map);
+
+        let current = map.pca.projection.project(&point.z);
+        let selected = point
+            .sample
+            .and_then(|idx| map.pca.coords.get(idx).copied().flatten());
+        let series = &self.series;
+        let coords = &map.pca.coords;
+
+        let response = Plot::new("latent_map")
+            .data_aspect(1.0)
+            .legend(
+                Legend::default()
+                    .position(Corner::RightTop)
+                    .follow_insertion_order(true),
+            )
+            .x_axis_label("PC1")
+            .y_axis_label("PC2")
+            .show(ui, |plot_ui| {
+                for class in series {
+                    plot_ui.points(
+                        Points::new(class.name.clone(), &class.points[..])
+                            .color(class.color)
+                            .radius(1.5)
+                            .filled(true)
+                            .allow_hover(false),
+                    );
+                }
+                if let Some([x, y]) = selected {
+                    plot_ui.points(
+                        Points::new("picked sample", vec![[x, y]])
+                            .shape(MarkerShape::Circle)
+                            .filled(false)
+                            .radius(11.0)
+                            .color(Color32::from_rgb(255, 215, 0))
+                            .allow_hover(false),
+                    );
+                }
+                if current.iter().all(|v| v.is_finite()) {
+                    // A white diamond on a black one stands out against every class colour.
+                    for (radius, color) in [(10.0, Color32::BLACK), (6.5, Color32::WHITE)] {
+                        plot_ui.points(
+                            Points::new("current z", vec![current])
+                                .shape(MarkerShape::Diamond)
+                                .filled(true)
+                                .radius(radius)
+                                .color(color)
+                                .allow_hover(false),
+                        );
+                    }
+                }
+
+                let pointer = plot_ui.response().hover_pos();
+                let hovered = pointer.and_then(|p| nearest_sample(coords, plot_ui.transform(), p));
+                (hovered, plot_ui.response().clicked())
+            });
+
+        let (hovered, clicked) = response.inner;
+        self.last_transform = Some(response.transform);
+        self.hovered = hovered;
+        if let Some(idx) = hovered {
+            if clicked {
+                commands.push(Command::PickSample(idx));
+            }
+            let texture = self.hover_texture.get(
+                ui.ctx(),
+                "hovered-sample",
+                session.dataset.image(idx).unwrap_or_default(),
+                session.dataset.image_shape(),
+                idx as u64,
+            );
+            let label = session
+                .dataset
+                .labels
+                .get(idx)
+                .map(|&l| session.dataset.class_name(l))
+                .unwrap_or_default();
+            let texture = egui::load::SizedTexture::new(texture.id(), egui::vec2(84.0, 84.0));
+            let _ = response.response.clone().on_hover_ui_at_pointer(|ui| {
+                ui.add(egui::Image::from_texture(texture));
+                ui.label(format!("#{idx} · {label}"));
+                ui.label(egui::RichText::new("click to set the sliders to its µ").weak());
+            });
+        }
+    }
+}
+
+/// The line above the plot: what the axes mean and what was left out.
+fn map_header_ui(ui: &mut egui::Ui, map: &LatentMap) {
+    let ratio = map.pca.projection.explained_variance_ratio();
+    let share = |k: usize| ratio.get(k).map_or(0.0, |r| r * 100.0);
+    ui.horizontal(|ui| {
+        ui.label(format!(
+            "PCA of µ: PC1 {:.1}% and PC2 {:.1}% of the variance · {} samples",
+            share(0),
+            share(1),
+            map.len() - map.pca.skipped
+        ));
+        if map.pca.skipped > 0 {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("{} left out (NaN or infinite µ)", map.pca.skipped),
+            );
+        }
+    });
+}
+
+/// The sample drawn nearest to `pointer`, if one lies within [`PICK_RADIUS`].
+fn nearest_sample(
+    coords: &[Option<[f64; 2]>],
+    transform: &PlotTransform,
+    pointer: Pos2,
+) -> Option<usize> {
+    let target = transform.value_from_position(pointer);
+    let [scale_x, scale_y] = transform.dpos_dvalue();
+    let mut best: Option<(usize, f64)> = None;
+    for (idx, coords) in coords.iter().enumerate() {
+        let Some([x, y]) = coords else { continue };
+        let dx = (x - target.x) * scale_x;
+        let dy = (y - target.y) * scale_y;
+        let distance = dx * dx + dy * dy;
+        if best.is_none_or(|(_, d)| distance < d) {
+            best = Some((idx, distance));
+        }
+    }
+    best.filter(|&(_, d)| d <= f64::from(PICK_RADIUS * PICK_RADIUS))
+        .map(|(idx, _)| idx)
+}

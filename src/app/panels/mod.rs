@@ -1,0 +1,7 @@
+//! The regions of the window. Each reads state and pushes [`super::Command`]s; none changes
+//! state itself.
+
+pub mod latent_panel;
+pub mod map_view;
+pub mod preview;
+pub mod status_bar;

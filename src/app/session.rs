@@ -1,0 +1,110 @@
+//! What the user has open: a model, a dataset, and where they stand in latent space.
+//!
+//! Plain state with no drawing; [`super::ExplorerApp`] changes it only by applying commands.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::data::Dataset;
+use crate::latent::{Rng, sample_prior};
+use crate::model::{FastDecoder, MlpVae, ModelError};
+
+/// A loaded model with the dataset it explores.
+pub struct Session {
+    /// The network, for batch work on background threads.
+    pub model: Arc<MlpVae>,
+    /// The decoder as plain arrays, for the per-frame slider path.
+    pub decoder: FastDecoder,
+    /// Where the model came from, shown to the user.
+    pub model_name: String,
+    /// The dataset to encode and map.
+    pub dataset: Arc<Dataset>,
+}
+
+impl Session {
+    /// Pairs a model with a dataset; fails when the dataset's images do not fit the model.
+    pub fn new(model: MlpVae, model_name: String, dataset: Dataset) -> Result<Self, String> {
+        if let Some(problem) = model.spec().input_mismatch(dataset.image_shape()) {
+            return Err(format!(
+                "dataset \"{}\" does not fit model \"{model_name}\": {problem}",
+                dataset.name
+            ));
+        }
+        let decoder = FastDecoder::from_model(&model).map_err(|e: ModelError| e.to_string())?;
+        Ok(Self {
+            model: Arc::new(model),
+            decoder,
+            model_name,
+            dataset: Arc::new(dataset),
+        })
+    }
+
+    /// Size of z.
+    pub fn latent_dim(&self) -> usize {
+        self.decoder.latent_dim()
+    }
+}
+
+/// The current point in latent space and its decoded image.
+#[derive(Debug, Clone)]
+pub struct LatentPoint {
+    /// The latent vector the sliders show.
+    pub z: Vec<f32>,
+    /// The dataset sample whose µ this is, until a slider moves it away.
+    pub sample: Option<usize>,
+    /// The decoder's output for `z`, `[c, h, w]` values.
+    pub decoded: Vec<f32>,
+    /// Wall time of the last decode.
+    pub decode_micros: f64,
+    /// Bumped whenever `decoded` changes, so textures know to upload again.
+    pub version: u64,
+}
+
+impl LatentPoint {
+    /// The origin of a `dim`-dimensional space, decoded.
+    pub fn origin(decoder: &FastDecoder) -> Self {
+        let mut point = Self {
+            z: vec![0.0; decoder.latent_dim()],
+            sample: None,
+            decoded: Vec::new(),
+            decode_micros: 0.0,
+            version: 0,
+        };
+        point.decode(decoder);
+        point
+    }
+
+    /// Decodes `z` again and records how long it took.
+    pub fn decode(&mut self, decoder: &FastDecoder) {
+        let started = Instant::now();
+        decoder.decode_into(&self.z, &mut self.decoded);
+        self.decode_micros = started.elapsed().as_secs_f64() * 1e6;
+        self.version += 1;
+    }
+
+    /// Sets one dimension; the point no longer stands for a dataset sample.
+    pub fn set(&mut self, dim: usize, value: f32, decoder: &FastDecoder) {
+        if let Some(slot) = self.z.get_mut(dim)
+            && value.is_finite()
+        {
+            *slot = value;
+            self.sample = None;
+            self.decode(decoder);
+        }
+    }
+
+    /// Replaces the whole vector (ignored when its length is wrong or a value is not finite).
+    pub fn set_all(&mut self, z: &[f32], sample: Option<usize>, decoder: &FastDecoder) {
+        if z.len() == self.z.len() && z.iter().all(|v| v.is_finite()) {
+            self.z.copy_from_slice(z);
+            self.sample = sample;
+            self.decode(decoder);
+        }
+    }
+
+    /// A fresh sample from the prior, clamped to `±limit`.
+    pub fn randomize(&mut self, rng: &mut Rng, limit: f32, decoder: &FastDecoder) {
+        let z = sample_prior(rng, self.z.len(), limit);
+        self.set_all(&z, None, decoder);
+    }
+}

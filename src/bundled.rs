@@ -1,0 +1,48 @@
+//! The model and dataset compiled into the binary, so the app opens with no download and no
+//! setup, from any working directory.
+
+use std::path::Path;
+
+use crate::data::{Dataset, DatasetError};
+use crate::model::{CheckpointError, MlpVae, load_checkpoint_bytes};
+
+/// Where the bundled checkpoint lives in the source tree; also its name in messages.
+pub const MODEL_PATH: &str = "assets/fashion-vae-16.safetensors";
+
+/// Where the bundled dataset lives in the source tree; also its name in messages.
+pub const DATASET_PATH: &str = "assets/fashion-mnist/t10k-images-idx3-ubyte.gz";
+
+const MODEL_BYTES: &[u8] = include_bytes!("../assets/fashion-vae-16.safetensors");
+const IMAGE_BYTES: &[u8] = include_bytes!("../assets/fashion-mnist/t10k-images-idx3-ubyte.gz");
+const LABEL_BYTES: &[u8] = include_bytes!("../assets/fashion-mnist/t10k-labels-idx1-ubyte.gz");
+
+/// The VAE trained by this project on the 60,000 Fashion-MNIST training images.
+pub fn model() -> Result<MlpVae, CheckpointError> {
+    load_checkpoint_bytes(MODEL_BYTES, Path::new(MODEL_PATH))
+}
+
+/// The 10,000 Fashion-MNIST test images with their labels.
+pub fn dataset() -> Result<Dataset, DatasetError> {
+    Dataset::from_idx_bytes(
+        "fashion-mnist t10k",
+        Path::new(DATASET_PATH),
+        IMAGE_BYTES,
+        Some(LABEL_BYTES),
+    )
+}
+
+/// The checkpoint at `path`, or the bundled model when `path` is `None`.
+pub fn load_model(path: Option<&Path>) -> Result<MlpVae, CheckpointError> {
+    match path {
+        Some(path) => crate::model::load_checkpoint(path),
+        None => model(),
+    }
+}
+
+/// The dataset at `path`, or the bundled Fashion-MNIST test set when `path` is `None`.
+pub fn load_dataset(path: Option<&Path>) -> Result<Dataset, DatasetError> {
+    match path {
+        Some(path) => Dataset::load(path),
+        None => dataset(),
+    }
+}

@@ -1,0 +1,305 @@
+//! The headless commands. Each one turns its flags into calls on the library layers and its
+//! failures into one `anyhow` chain that names the file and the value.
+
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+
+use super::csv::{coords_to_csv, latents_to_csv, read_latents};
+use super::progress::ProgressLine;
+use super::{Cli, Command, DecodeArgs, EncodeArgs, ProjectArgs, ProjectionMethod, TrainArgs, npy};
+use crate::data::{Dataset, to_rgb8, upscale_rgb8};
+use crate::model::train::{TrainConfig, TrainProgress};
+use crate::model::{FastDecoder, MlpVae, save_checkpoint, write_atomically};
+use crate::{app, bundled, projection};
+
+/// Runs the command the user asked for; no subcommand opens the app on the bundled model.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => app::run(&app::OpenRequest::default()),
+        Some(Command::Open(args)) => app::run(&args.to_request()),
+        Some(Command::Screenshot(args)) => {
+            app::screenshot(&args.open.to_request(), &args.out, args.size, args.pick)
+        }
+        Some(Command::Train(args)) => train(&args),
+        Some(Command::Encode(args)) => encode(&args),
+        Some(Command::Project(args)) => project(&args),
+        Some(Command::Decode(args)) => decode(&args),
+    }
+}
+
+/// The model at `path`, or the bundled one when `path` is `None`.
+pub fn load_model(path: Option<&Path>) -> anyhow::Result<MlpVae> {
+    let model = bundled::load_model(path)?;
+    tracing::debug!(
+        latent_dim = model.latent_dim(),
+        parameters = model.spec().parameter_count(),
+        "model loaded"
+    );
+    Ok(model)
+}
+
+/// The dataset at `path`, or the bundled Fashion-MNIST test set when `path` is `None`.
+pub fn load_dataset(path: Option<&Path>) -> anyhow::Result<Dataset> {
+    Ok(bundled::load_dataset(path)?)
+}
+
+/// Fails with a message naming both sides when `data` cannot be fed to `model`.
+fn check_compatible(model: &MlpVae, data: &Dataset) -> anyhow::Result<()> {
+    match model.spec().input_mismatch(data.image_shape()) {
+        Some(problem) => bail!(
+            "dataset \"{}\" does not fit the model: {problem}",
+            data.name
+        ),
+        None => Ok(()),
+    }
+}
+
+/// `train`: fits a VAE and writes its checkpoint atomically.
+pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
+    let mut data = Dataset::load(&args.data)?;
+    if let Some(limit) = args.limit {
+        data = data.truncated(limit);
+    }
+    let test = args.test_data.as_deref().map(Dataset::load).transpose()?;
+    if let Some(test) = &test
+        && test.image_shape() != data.image_shape()
+    {
+        bail!(
+            "test set \"{}\" has {:?} images but the training set \"{}\" has {:?}",
+            test.name,
+            test.image_shape(),
+            data.name,
+            data.image_shape()
+        );
+    }
+
+    let config = TrainConfig {
+        latent_dim: args.latent_dim,
+        hidden: args.hidden.clone(),
+        beta: args.beta,
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        learning_rate: args.learning_rate,
+        seed: args.seed,
+    };
+    let command = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
+    let command = format!("latent-explorer {command}");
+
+    let mut bar = ProgressLine::default();
+    let model = crate::model::train::train(&data, test.as_ref(), &config, &command, &mut |p| {
+        draw_train_progress(&mut bar, p);
+        ControlFlow::Continue(())
+    })?;
+    bar.finish();
+
+    save_checkpoint(&model, &args.out)?;
+    let facts = model.spec().training.clone().unwrap_or_default();
+    let test_text = match (facts.test_reconstruction, facts.test_kl) {
+        (Some(rec), Some(kl)) => format!(
+            "; test set: reconstruction {rec:.2} nats, KL {kl:.2} nats, loss {:.2}",
+            rec + args.beta * kl
+        ),
+        _ => String::new(),
+    };
+    println!(
+        "wrote \"{}\" ({} parameters, {:.1} s){test_text}",
+        args.out.display(),
+        model.spec().parameter_count(),
+        facts.elapsed_secs
+    );
+    Ok(())
+}
+
+fn draw_train_progress(bar: &mut ProgressLine, p: &TrainProgress) {
+    let text = format!(
+        "epoch {}/{}  loss {:.2}  KL {:.2}  {:.0} images/s",
+        p.epoch, p.epochs, p.loss, p.kl, p.images_per_sec
+    );
+    bar.draw(
+        p.images_done,
+        p.images_total,
+        &text,
+        p.images_done == p.images_total,
+    );
+}
+
+/// `encode`: writes each image's posterior mean and label as CSV.
+pub fn encode(args: &EncodeArgs) -> anyhow::Result<()> {
+    let model = load_model(Some(&args.checkpoint))?;
+    let data = Dataset::load(&args.data)?;
+    check_compatible(&model, &data)?;
+
+    let started = Instant::now();
+    let mut bar = ProgressLine::default();
+    let means = model
+        .encode_means(&data.pixels, &mut |done| {
+            bar.draw(
+                done,
+                data.len(),
+                &format!("encoded {done}/{}", data.len()),
+                false,
+            );
+            ControlFlow::Continue(())
+        })?
+        .context("encoding stopped before the end")?;
+    bar.finish();
+
+    let text = latents_to_csv(&data.labels, &means, model.latent_dim());
+    write_atomically(&args.out, text.as_bytes())
+        .with_context(|| format!("cannot write \"{}\"", args.out.display()))?;
+    println!(
+        "encoded {} images to {} dimensions in {:.3} s; wrote \"{}\"",
+        data.len(),
+        model.latent_dim(),
+        started.elapsed().as_secs_f64(),
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// `project`: maps latents from a CSV to 2-D coordinates.
+pub fn project(args: &ProjectArgs) -> anyhow::Result<()> {
+    let table = read_latents(&args.input)?;
+    let started = Instant::now();
+    let (coords, skipped) = match args.method {
+        ProjectionMethod::Pca => {
+            let fitted = projection::fit_pca(&table.values, table.dim, 2)
+                .with_context(|| format!("latents file \"{}\"", args.input.display()))?;
+            (fitted.coords, fitted.skipped)
+        }
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+
+    // Rows left out (NaN or infinite latents) are not written; the message counts them.
+    let kept: Vec<(usize, u32, [f64; 2])> = table
+        .index
+        .iter()
+        .zip(&table.label)
+        .zip(&coords)
+        .filter_map(|((&i, &l), c)| c.map(|c| (i, l, c)))
+        .collect();
+    let index: Vec<usize> = kept.iter().map(|k| k.0).collect();
+    let label: Vec<u32> = kept.iter().map(|k| k.1).collect();
+    let xy: Vec<[f64; 2]> = kept.iter().map(|k| k.2).collect();
+    write_atomically(&args.out, coords_to_csv(&index, &label, &xy).as_bytes())
+        .with_context(|| format!("cannot write \"{}\"", args.out.display()))?;
+
+    let skipped_text = match skipped {
+        0 => String::new(),
+        n => format!(" ({n} rows with NaN or infinite values left out)"),
+    };
+    println!(
+        "projected {} points from {} dimensions by PCA in {:.1} ms{skipped_text}; wrote \"{}\"",
+        xy.len(),
+        table.dim,
+        elapsed * 1000.0,
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// Parses a comma-separated latent vector of exactly `dim` finite values.
+pub fn parse_latent(text: &str, dim: usize) -> anyhow::Result<Vec<f32>> {
+    let values = text
+        .split(',')
+        .map(|part| {
+            let part = part.trim();
+            part.parse::<f32>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .with_context(|| format!("--z value {part:?} is not a finite number"))
+        })
+        .collect::<anyhow::Result<Vec<f32>>>()?;
+    if values.len() != dim {
+        bail!(
+            "--z has {} values but the model's latent dimension is {dim}",
+            values.len()
+        );
+    }
+    Ok(values)
+}
+
+/// `decode`: one latent to a PNG image or to raw `.npy` values.
+pub fn decode(args: &DecodeArgs) -> anyhow::Result<()> {
+    let model = load_model(args.checkpoint.as_deref())?;
+    let z = parse_latent(&args.z, model.latent_dim())?;
+    let decoder = FastDecoder::from_model(&model)?;
+    let output = decoder.decode(&z);
+    let shape = model.spec().image_shape();
+
+    let extension = args
+        .out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_lowercase);
+    let bytes = match extension.as_deref() {
+        Some("npy") => npy::encode_f32(&output, &[1, shape.channels, shape.height, shape.width]),
+        Some("png") => png_bytes(&output, shape, args.scale as usize)?,
+        _ => bail!(
+            "output \"{}\" must end in .png (an image) or .npy (raw values)",
+            args.out.display()
+        ),
+    };
+    write_atomically(&args.out, &bytes)
+        .with_context(|| format!("cannot write \"{}\"", args.out.display()))?;
+    println!("wrote \"{}\"", args.out.display());
+    Ok(())
+}
+
+/// Encodes a decoded image as PNG bytes, upscaled by `scale`.
+fn png_bytes(
+    output: &[f32],
+    shape: crate::data::ImageShape,
+    scale: usize,
+) -> anyhow::Result<Vec<u8>> {
+    let rgb = upscale_rgb8(&to_rgb8(output, shape), shape.width, shape.height, scale);
+    let image = image::RgbImage::from_raw(
+        (shape.width * scale) as u32,
+        (shape.height * scale) as u32,
+        rgb,
+    )
+    .context("decoded image has the wrong number of pixels")?;
+    let mut bytes = Vec::new();
+    image
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .context("PNG encoding failed")?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_latent_of_the_wrong_length_is_refused() {
+        let message = parse_latent("1,2", 3).err().map(|e| format!("{e:#}"));
+        assert_eq!(
+            message.as_deref(),
+            Some("--z has 2 values but the model's latent dimension is 3")
+        );
+    }
+
+    #[test]
+    fn a_non_number_in_the_latent_is_named() {
+        let message = parse_latent("1,abc,3", 3).err().map(|e| format!("{e:#}"));
+        assert_eq!(
+            message.as_deref(),
+            Some("--z value \"abc\" is not a finite number")
+        );
+        assert!(parse_latent("1,NaN,3", 3).is_err());
+    }
+
+    #[test]
+    fn spaces_around_values_are_allowed() {
+        assert_eq!(
+            parse_latent(" 0.5, -1 ,2", 3).ok(),
+            Some(vec![0.5, -1.0, 2.0])
+        );
+    }
+}

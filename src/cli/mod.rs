@@ -1,0 +1,194 @@
+//! The command line: argument definitions and the headless commands.
+//!
+//! Each GUI capability has a subcommand here so it can be scripted, tested and benchmarked.
+//! Errors are `anyhow` with context naming the file and the value; `main` prints them on one
+//! line and exits non-zero.
+
+mod commands;
+mod csv;
+mod npy;
+mod progress;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use commands::{decode, encode, load_dataset, load_model, project, run, train};
+pub use csv::{LatentTable, read_latents};
+
+/// Sends `tracing` output to standard error; `RUST_LOG` sets the level (default `info` for this
+/// crate, `error` for the libraries under it, whose warnings are about the desktop, not us).
+pub fn init_logging() {
+    use std::io::IsTerminal;
+
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error,latent_explorer=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Explore the latent space of autoencoders, VAEs and GAN generators.
+#[derive(Debug, Parser)]
+#[command(name = "latent-explorer", version, about)]
+pub struct Cli {
+    /// What to do; without a subcommand the app opens on the bundled model.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the app window.
+    Open(OpenArgs),
+    /// Train a VAE and write it as a checkpoint.
+    Train(TrainArgs),
+    /// Encode a dataset to posterior means, one CSV row per image.
+    Encode(EncodeArgs),
+    /// Project latents from a CSV file to 2-D.
+    Project(ProjectArgs),
+    /// Decode one latent vector to an image (.png) or raw float32 values (.npy).
+    Decode(DecodeArgs),
+    /// Open the app window, wait for the map, save the window's pixels and exit.
+    Screenshot(ScreenshotArgs),
+}
+
+/// What to open in the window.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OpenArgs {
+    /// A checkpoint (.safetensors); the bundled Fashion-MNIST VAE when absent.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// An IDX images file or a folder holding one; the bundled test set when absent.
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
+}
+
+impl OpenArgs {
+    /// The paths as the app takes them.
+    pub fn to_request(&self) -> crate::app::OpenRequest {
+        crate::app::OpenRequest {
+            checkpoint: self.checkpoint.clone(),
+            data: self.data.clone(),
+        }
+    }
+}
+
+/// Options of `train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// IDX images file (labels beside it) or a folder holding one.
+    #[arg(long, value_name = "PATH")]
+    pub data: PathBuf,
+    /// Held-out IDX images whose loss and KL are recorded in the checkpoint.
+    #[arg(long, value_name = "PATH")]
+    pub test_data: Option<PathBuf>,
+    /// Where to write the checkpoint (.safetensors).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Size of z.
+    #[arg(long, default_value_t = 16)]
+    pub latent_dim: usize,
+    /// Hidden layer widths, comma-separated.
+    #[arg(long, default_value = "400", value_delimiter = ',')]
+    pub hidden: Vec<usize>,
+    /// Weight of the KL term (1 = plain VAE, larger = β-VAE).
+    #[arg(long, default_value_t = 1.0)]
+    pub beta: f64,
+    /// Passes over the training set.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Images per optimiser step.
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: usize,
+    /// Adam's step size.
+    #[arg(long, default_value_t = 1e-3)]
+    pub learning_rate: f64,
+    /// Seed of every random choice; the same seed gives the same checkpoint.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Train on the first N images only.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+/// Options of `encode`.
+#[derive(Debug, Args)]
+pub struct EncodeArgs {
+    /// The model.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: PathBuf,
+    /// IDX images file or a folder holding one.
+    #[arg(long, value_name = "PATH")]
+    pub data: PathBuf,
+    /// Output CSV: index, label, z0 … z{n-1}.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// The projection methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProjectionMethod {
+    /// Principal component analysis (linear; new points project exactly).
+    Pca,
+}
+
+/// Options of `project`.
+#[derive(Debug, Args)]
+pub struct ProjectArgs {
+    /// The projection.
+    #[arg(long, value_enum, default_value_t = ProjectionMethod::Pca)]
+    pub method: ProjectionMethod,
+    /// A CSV from `encode` (columns z0 … and optionally index and label).
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Output CSV: index, label, x, y.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// Options of `decode`.
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// The model; the bundled Fashion-MNIST VAE when absent.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// The latent vector, comma-separated (quote it if it starts with a minus sign).
+    #[arg(long, value_name = "Z", allow_hyphen_values = true)]
+    pub z: String,
+    /// Output file: .png for an image, .npy for the raw float32 values `[1, c, h, w]`.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Integer upscaling of the PNG, nearest neighbour.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub scale: u32,
+}
+
+/// Options of `screenshot`.
+#[derive(Debug, Args)]
+pub struct ScreenshotArgs {
+    /// What to open.
+    #[command(flatten)]
+    pub open: OpenArgs,
+    /// Where to write the PNG.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Pick this dataset sample once the map is ready, as a click on the map would.
+    #[arg(long, value_name = "INDEX")]
+    pub pick: Option<usize>,
+    /// Window size as WIDTHxHEIGHT.
+    #[arg(long, default_value = "1400x860", value_parser = parse_size)]
+    pub size: (u32, u32),
+}
+
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    let parsed = text
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+        .filter(|&(w, h): &(u32, u32)| (200..=8192).contains(&w) && (200..=8192).contains(&h));
+    parsed.ok_or_else(|| format!("{text:?} is not WIDTHxHEIGHT with sides from 200 to 8192"))
+}

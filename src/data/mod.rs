@@ -1,0 +1,8 @@
+//! Datasets and their readers. Knows nothing of models or of the UI.
+
+mod dataset;
+pub mod idx;
+pub mod pixels;
+
+pub use dataset::{Dataset, DatasetError, FASHION_MNIST_CLASSES};
+pub use pixels::{ImageShape, to_rgb8, upscale_rgb8};

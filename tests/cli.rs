@@ -1,0 +1,169 @@
+//! The real binary, run as a user would run it.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn latent_explorer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_latent-explorer"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the binary: {e}"))
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"))
+}
+
+fn path_arg(path: &Path) -> &str {
+    path.to_str()
+        .unwrap_or_else(|| panic!("non-UTF-8 temp path"))
+}
+
+#[test]
+fn decode_writes_a_png_of_the_expected_size_that_is_not_constant() {
+    let dir = temp_dir();
+    let out = dir.path().join("img.png");
+    let z = "0.5,-1,0.2,1.5,0,0,0,0,-0.3,0.8,0,0,1,-2,0,0.1";
+    let output = latent_explorer(&["decode", "--z", z, "--out", path_arg(&out), "--scale", "4"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let image = image::open(&out)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .to_luma8();
+    assert_eq!(image.dimensions(), (112, 112));
+    let (min, max) = image
+        .pixels()
+        .fold((255, 0), |(lo, hi), p| (lo.min(p[0]), hi.max(p[0])));
+    assert!(max - min > 100, "pixels only span {min}..{max}");
+}
+
+#[test]
+fn decode_to_npy_writes_raw_float32_values() {
+    let dir = temp_dir();
+    let out = dir.path().join("x.npy");
+    let z = vec!["0"; 16].join(",");
+    let output = latent_explorer(&["decode", "--z", &z, "--out", path_arg(&out)]);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let bytes = std::fs::read(&out).unwrap_or_else(|e| panic!("{e}"));
+    assert!(bytes.starts_with(b"\x93NUMPY\x01\x00"));
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = String::from_utf8_lossy(&bytes[10..10 + header_len]);
+    assert!(header.contains("'shape': (1, 1, 28, 28)"), "{header}");
+    let values: Vec<f32> = bytes[10 + header_len..]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    assert_eq!(values.len(), 784);
+    assert!(values.iter().all(|v| (0.0..=1.0).contains(v)));
+}
+
+#[test]
+fn a_corrupt_checkpoint_gives_a_clear_message_and_a_failure_exit() {
+    let dir = temp_dir();
+    let bad = dir.path().join("broken.safetensors");
+    std::fs::write(&bad, [0xffu8; 64]).unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("img.png");
+    let output = latent_explorer(&[
+        "decode",
+        "--checkpoint",
+        path_arg(&bad),
+        "--z",
+        "0",
+        "--out",
+        path_arg(&out),
+    ]);
+
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(
+        message.starts_with(&format!(
+            "error: checkpoint \"{}\": not a valid safetensors file",
+            bad.display()
+        )),
+        "{message}"
+    );
+    assert!(!message.contains("panicked"), "{message}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_latent_of_the_wrong_length_is_explained() {
+    let dir = temp_dir();
+    let out = dir.path().join("img.png");
+    let output = latent_explorer(&["decode", "--z", "1,2,3", "--out", path_arg(&out)]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output).trim_end(),
+        "error: --z has 3 values but the model's latent dimension is 16"
+    );
+}
+
+#[test]
+fn a_wrong_flag_is_a_usage_error() {
+    let output = latent_explorer(&["decode", "--zz", "1"]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(message.contains("unexpected argument '--zz'"), "{message}");
+    assert!(!message.contains("panicked"), "{message}");
+}
+
+#[test]
+fn a_missing_dataset_names_the_path() {
+    let dir = temp_dir();
+    let out = dir.path().join("z.csv");
+    let output = latent_explorer(&[
+        "encode",
+        "--checkpoint",
+        latent_explorer::bundled::MODEL_PATH,
+        "--data",
+        "/no/such/t10k-images-idx3-ubyte.gz",
+        "--out",
+        path_arg(&out),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.starts_with("error: IDX file \"/no/such/t10k-images-idx3-ubyte.gz\": "),
+        "{message}"
+    );
+}
+
+#[test]
+fn encode_then_project_writes_one_row_per_image() {
+    let dir = temp_dir();
+    let latents = dir.path().join("latents.csv");
+    let coords = dir.path().join("coords.csv");
+    let output = latent_explorer(&[
+        "encode",
+        "--checkpoint",
+        latent_explorer::bundled::MODEL_PATH,
+        "--data",
+        latent_explorer::bundled::DATASET_PATH,
+        "--out",
+        path_arg(&latents),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = std::fs::read_to_string(&latents).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(text.lines().count(), 10_001);
+    assert!(text.starts_with("index,label,z0,z1,"));
+
+    let output = latent_explorer(&[
+        "project",
+        "--method",
+        "pca",
+        "--input",
+        path_arg(&latents),
+        "--out",
+        path_arg(&coords),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = std::fs::read_to_string(&coords).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(text.lines().count(), 10_001);
+    assert!(text.starts_with("index,label,x,y\n0,9,"));
+}

@@ -1,0 +1,174 @@
+//! The real app driven through egui_kittest by widget label, with no display.
+
+use std::time::{Duration, Instant};
+
+use egui::accesskit::Role;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use latent_explorer::app::{ExplorerApp, OpenRequest, Settings, open_session};
+
+/// The app on the bundled model and dataset, in a window-sized harness.
+fn harness() -> Harness<'static, ExplorerApp> {
+    let session = open_session(&OpenRequest::default()).unwrap_or_else(|e| panic!("{e:#}"));
+    let app = ExplorerApp::new(session, Settings::default());
+    Harness::builder()
+        .with_size(egui::vec2(1400.0, 860.0))
+        .build_ui_state(|ui, app: &mut ExplorerApp| app.frame_ui(ui), app)
+}
+
+/// Steps the harness until the map's background work has finished.
+fn wait_for_map(harness: &mut Harness<'_, ExplorerApp>) {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    harness.step();
+    while harness.state().is_building_map() {
+        assert!(Instant::now() < deadline, "the map was not ready in time");
+        std::thread::sleep(Duration::from_millis(20));
+        harness.step();
+    }
+    harness.run_steps(3);
+}
+
+fn press_at(harness: &Harness<'_, ExplorerApp>, pos: egui::Pos2, pressed: bool) {
+    harness.event(egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: egui::Modifiers::NONE,
+    });
+}
+
+#[test]
+fn dragging_a_slider_changes_the_preview_pixels() {
+    let mut harness = harness();
+    harness.run_steps(2);
+    let before = harness.state().decoded().to_vec();
+
+    let rect = harness.get_by_role_and_label(Role::Slider, "z0").rect();
+    let start = rect.center();
+    let end = egui::pos2(rect.right() - 2.0, rect.center().y);
+    harness.event(egui::Event::PointerMoved(start));
+    press_at(&harness, start, true);
+    harness.step();
+    for step in 1..=5 {
+        let t = step as f32 / 5.0;
+        harness.event(egui::Event::PointerMoved(start.lerp(end, t)));
+        harness.step();
+    }
+    press_at(&harness, end, false);
+    harness.run_steps(2);
+
+    let app = harness.state();
+    assert!(
+        app.z()[0] > 2.0,
+        "z0 is {} after dragging to the right end",
+        app.z()[0]
+    );
+    let changed = before
+        .iter()
+        .zip(app.decoded())
+        .filter(|(a, b)| (*a - *b).abs() > 1e-3)
+        .count();
+    assert!(changed > 50, "only {changed} preview pixels changed");
+}
+
+#[test]
+fn random_changes_every_slider() {
+    let mut harness = harness();
+    harness.run_steps(2);
+    let before = harness.state().z().to_vec();
+
+    harness.get_by_label("Random").click();
+    harness.run_steps(2);
+
+    let after = harness.state().z();
+    assert_eq!(after.len(), before.len());
+    for (dim, (a, b)) in before.iter().zip(after).enumerate() {
+        assert_ne!(a, b, "z{dim} did not change");
+        assert!(b.abs() <= 4.0, "z{dim} = {b} is outside the sliders' range");
+    }
+}
+
+#[test]
+fn after_loading_the_map_has_ten_thousand_points() {
+    let mut harness = harness();
+    wait_for_map(&mut harness);
+    assert_eq!(harness.state().map_point_count(), 10_000);
+}
+
+#[test]
+fn picking_a_dataset_point_sets_the_sliders_to_its_mean() {
+    let mut harness = harness();
+    wait_for_map(&mut harness);
+
+    // An isolated point, so that the click cannot land on a neighbour.
+    let app = harness.state();
+    let positions: Vec<(usize, egui::Pos2)> = (0..app.map_point_count())
+        .filter_map(|idx| Some((idx, app.sample_screen_position(idx)?)))
+        .collect();
+    let (idx, pos) = positions
+        .iter()
+        .copied()
+        .find(|(idx, pos)| {
+            positions
+                .iter()
+                .all(|(other, p)| other == idx || p.distance(*pos) > 12.0)
+        })
+        .unwrap_or_else(|| panic!("no isolated point among {}", positions.len()));
+
+    harness.event(egui::Event::PointerMoved(pos));
+    harness.step();
+    press_at(&harness, pos, true);
+    harness.step();
+    press_at(&harness, pos, false);
+    harness.run_steps(3);
+
+    let app = harness.state();
+    assert_eq!(app.picked_sample(), Some(idx));
+    let mean = app.map().and_then(|m| m.mean(idx)).map(<[f32]>::to_vec);
+    assert_eq!(Some(app.z().to_vec()), mean);
+}
+
+#[test]
+fn typing_a_value_sets_the_slider() {
+    let mut harness = harness();
+    harness.run_steps(2);
+
+    // A click on the number opens it for typing with its text selected.
+    harness
+        .get_by_role_and_label(Role::SpinButton, "z3")
+        .click();
+    harness.run_steps(2);
+    harness.get_by(|node| node.is_focused()).type_text("1.75");
+    harness.step();
+    harness.key_press(egui::Key::Enter);
+    harness.run_steps(3);
+
+    let z = harness.state().z();
+    assert_eq!(z[3], 1.75);
+    assert!(z.iter().enumerate().all(|(d, v)| d == 3 || *v == 0.0));
+}
+
+#[test]
+fn double_clicking_a_slider_resets_that_dimension() {
+    let mut harness = harness();
+    harness.run_steps(2);
+    harness.get_by_label("Random").click();
+    harness.run_steps(2);
+    let before = harness.state().z().to_vec();
+
+    // A single click three quarters along would set z1 near +2; the double click resets it.
+    let rect = harness.get_by_role_and_label(Role::Slider, "z1").rect();
+    let pos = egui::pos2(rect.left() + 0.75 * rect.width(), rect.center().y);
+    for _ in 0..2 {
+        harness.event(egui::Event::PointerMoved(pos));
+        press_at(&harness, pos, true);
+        harness.step();
+        press_at(&harness, pos, false);
+        harness.step();
+    }
+    harness.run_steps(2);
+
+    let z = harness.state().z();
+    assert_eq!(z[1], 0.0);
+    assert_eq!(z[0], before[0]);
+}
