@@ -11,8 +11,10 @@ use latent_explorer::app::{ExplorerApp, OpenRequest, Settings, open_session};
 fn harness() -> Harness<'static, ExplorerApp> {
     let session = open_session(&OpenRequest::default()).unwrap_or_else(|e| panic!("{e:#}"));
     let app = ExplorerApp::new(session, Settings::default());
+    // Frames of 1/60 s, as on a screen, so that two clicks can make a double click.
     Harness::builder()
         .with_size(egui::vec2(1400.0, 860.0))
+        .with_step_dt(1.0 / 60.0)
         .build_ui_state(|ui, app: &mut ExplorerApp| app.frame_ui(ui), app)
 }
 
@@ -153,7 +155,8 @@ fn double_clicking_a_slider_resets_that_dimension() {
     let mut harness = harness();
     harness.run_steps(2);
     harness.get_by_label("Random").click();
-    harness.run_steps(2);
+    // Half a second passes, so the click on Random and the double click make no triple click.
+    harness.run_steps(30);
     let before = harness.state().z().to_vec();
 
     // A single click three quarters along would set z1 near +2; the double click resets it.

@@ -93,7 +93,7 @@ fn parse_latents(text: &str) -> anyhow::Result<LatentTable> {
             let text = field(col)?;
             let value: f32 = text
                 .parse()
-                .with_context(|| format!("line {}: {text:?} is not a number", line_idx + 1))?;
+                .map_err(|_| anyhow::anyhow!("line {}: {text:?} is not a number", line_idx + 1))?;
             table.values.push(value);
         }
         let index = match index_column {

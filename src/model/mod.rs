@@ -3,6 +3,7 @@
 //! This is the boundary where candle tensors become plain `Vec<f32>`: callers above this layer
 //! hand in and get back plain slices.
 
+mod adam;
 pub mod checkpoint;
 mod fast_decoder;
 mod spec;

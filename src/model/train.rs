@@ -9,8 +9,8 @@ use std::ops::ControlFlow;
 use std::time::Instant;
 
 use candle_core::{Device, Tensor, Var};
-use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
 
+use super::adam::{Adam, AdamConfig};
 use super::spec::{ModelKind, ModelSpec, OutputActivation, TrainingFacts};
 use super::vae::{MlpVae, ModelError};
 use crate::data::Dataset;
@@ -122,12 +122,11 @@ pub fn train(
     };
     let (vars, tensors) = initial_weights(&spec, &mut rng)?;
     let model = MlpVae::from_tensors(spec.clone(), &tensors)?;
-    let mut optimizer = AdamW::new(
+    let mut optimizer = Adam::new(
         vars,
-        ParamsAdamW {
-            lr: config.learning_rate,
-            weight_decay: 0.0,
-            ..ParamsAdamW::default()
+        AdamConfig {
+            learning_rate: config.learning_rate,
+            ..AdamConfig::default()
         },
     )?;
 

@@ -48,7 +48,18 @@ pub fn latent_panel_ui(
                         .drag_value_speed(0.01),
                 )
                 .on_hover_text("Drag, or click the number to type a value; double-click resets");
-            if response.double_clicked() {
+            // The slider senses drags only, so its double clicks are read from the pointer;
+            // they count on the rail, not on the number box beside it.
+            let rail = egui::Rect::from_min_size(
+                response.rect.min,
+                egui::vec2(ui.spacing().slider_width, response.rect.height()),
+            );
+            let double_clicked = ui.input(|i| {
+                i.pointer
+                    .button_double_clicked(egui::PointerButton::Primary)
+                    && i.pointer.interact_pos().is_some_and(|p| rail.contains(p))
+            });
+            if double_clicked {
                 commands.push(Command::ResetDimension(dim));
             } else if response.changed() && value != current {
                 commands.push(Command::SetLatent { dim, value });
