@@ -22,7 +22,8 @@ ours=$(RAYON_NUM_THREADS="$threads" cargo bench --quiet --bench core_loop 2>/dev
 echo "$ours"
 
 pick() { awk -v key="$2" '$1 == key { print $2 }' <<<"$1"; }
-ours_value() { grep -F "$2" <<<"$1" | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.]+$/) v = $i } END { print v }'; }
+# Our report pads each name to 44 columns; the value is the first number after it.
+ours_value() { grep -F "$2" <<<"$1" | head -1 | cut -c45- | awk '{ print $1 }'; }
 
 decode_torch=$(pick "$torch_out" decode_1_latent)
 decode_numpy=$(pick "$torch_out" decode_1_latent_numpy)

@@ -7,6 +7,7 @@
 //! - [`model`]: candle networks, checkpoints and training,
 //! - [`projection`]: maps from latent space to the 2-D plane,
 //! - [`latent`]: maths on latent vectors,
+//! - [`files`]: atomic file writes shared by every layer,
 //! - [`cli`]: the headless commands,
 //! - [`app`]: the egui window, the only layer that knows egui exists.
 
@@ -14,6 +15,7 @@ pub mod app;
 pub mod bundled;
 pub mod cli;
 pub mod data;
+pub mod files;
 pub mod latent;
 pub mod model;
 pub mod projection;

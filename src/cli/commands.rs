@@ -11,8 +11,9 @@ use super::csv::{coords_to_csv, latents_to_csv, read_latents};
 use super::progress::ProgressLine;
 use super::{Cli, Command, DecodeArgs, EncodeArgs, ProjectArgs, ProjectionMethod, TrainArgs, npy};
 use crate::data::{Dataset, to_rgb8, upscale_rgb8};
+use crate::files::write_atomically;
 use crate::model::train::{TrainConfig, TrainProgress};
-use crate::model::{FastDecoder, MlpVae, save_checkpoint, write_atomically};
+use crate::model::{FastDecoder, MlpVae, save_checkpoint};
 use crate::{app, bundled, projection};
 
 /// Runs the command the user asked for; no subcommand opens the app on the bundled model.

@@ -1,6 +1,7 @@
 //! Datasets and their readers. Knows nothing of models or of the UI.
 
 mod dataset;
+pub mod export;
 pub mod idx;
 pub mod pixels;
 

@@ -35,7 +35,10 @@ pub fn lerp(a: &[f32], b: &[f32], t: f32) -> Vec<f32> {
 }
 
 fn norm(v: &[f32]) -> f64 {
-    v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt()
+    v.iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        .sqrt()
 }
 
 /// Spherical interpolation between `a` and `b` at `t ∈ [0, 1]`.
@@ -90,7 +93,11 @@ mod tests {
     use super::*;
 
     fn angle_between(a: &[f32], b: &[f32]) -> f64 {
-        let dot: f64 = a.iter().zip(b).map(|(&x, &y)| f64::from(x) * f64::from(y)).sum();
+        let dot: f64 = a
+            .iter()
+            .zip(b)
+            .map(|(&x, &y)| f64::from(x) * f64::from(y))
+            .sum();
         (dot / (norm(a) * norm(b))).clamp(-1.0, 1.0).acos()
     }
 
@@ -113,7 +120,10 @@ mod tests {
         let a = [1.0, 0.0, 0.5, -1.0];
         let b = [0.2, 1.5, -0.4, 0.3];
         let points = path(&a, &b, 9, PathMethod::Spherical);
-        let steps: Vec<f64> = points.windows(2).map(|w| angle_between(&w[0], &w[1])).collect();
+        let steps: Vec<f64> = points
+            .windows(2)
+            .map(|w| angle_between(&w[0], &w[1]))
+            .collect();
         let first = steps[0];
         assert!(first > 0.01);
         for step in &steps {
@@ -164,7 +174,10 @@ mod tests {
     #[test]
     fn a_path_has_the_asked_number_of_steps() {
         let p = path(&[0.0], &[1.0], 5, PathMethod::Linear);
-        assert_eq!(p, vec![vec![0.0], vec![0.25], vec![0.5], vec![0.75], vec![1.0]]);
+        assert_eq!(
+            p,
+            vec![vec![0.0], vec![0.25], vec![0.5], vec![0.75], vec![1.0]]
+        );
         assert_eq!(path(&[0.0], &[1.0], 0, PathMethod::Linear).len(), 2);
     }
 }

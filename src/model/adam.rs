@@ -1,12 +1,9 @@
 //! Adam (Kingma & Ba, 2015) fused into one pass per parameter over plain arrays.
 //!
 //! candle-nn's optimiser spends about sixteen tensor operations per parameter on each step,
-//! each allocating and sweeping an array as large as the parameter; for the 648k weights of
-//! the bundled VAE that was a third of a training step. Here the moments live in `Vec<f32>`
-//! and one loop reads the gradient once and writes the moments and the weight once.
-
-use candle_core::backprop::GradStore;
-use candle_core::{DType, Device, Result, Tensor, Var};
+//! each allocating and sweeping an array as large as the parameter. Here the weights and the
+//! moments live in `Vec<f32>`, and one loop reads the gradient once and writes the moments and
+//! the weight once.
 
 /// Adam's step size and decay rates; the defaults are PyTorch's.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -32,80 +29,99 @@ impl Default for AdamConfig {
     }
 }
 
-/// One trained variable with its moments and a plain copy of its values.
-struct Slot {
-    var: Var,
-    values: Vec<f32>,
-    first: Vec<f32>,
-    second: Vec<f32>,
-}
-
-/// The optimiser: owns the moments of every variable it updates.
+/// The optimiser: the first and second moments of every parameter.
 pub struct Adam {
     config: AdamConfig,
-    slots: Vec<Slot>,
+    first: Vec<Vec<f32>>,
+    second: Vec<Vec<f32>>,
     step: i32,
 }
 
 impl Adam {
-    /// Starts with zero moments for each of `vars`.
-    pub fn new(vars: Vec<Var>, config: AdamConfig) -> Result<Self> {
-        let slots = vars
-            .into_iter()
-            .map(|var| {
-                let values: Vec<f32> = var
-                    .as_tensor()
-                    .to_dtype(DType::F32)?
-                    .flatten_all()?
-                    .to_vec1()?;
-                let zeros = vec![0.0; values.len()];
-                Ok(Slot {
-                    var,
-                    first: zeros.clone(),
-                    second: zeros,
-                    values,
-                })
-            })
-            .collect::<Result<_>>()?;
-        Ok(Self {
+    /// Zero moments for parameters of the given sizes.
+    pub fn new(sizes: &[usize], config: AdamConfig) -> Self {
+        Self {
             config,
-            slots,
+            first: sizes.iter().map(|&n| vec![0.0; n]).collect(),
+            second: sizes.iter().map(|&n| vec![0.0; n]).collect(),
             step: 0,
-        })
+        }
     }
 
-    /// Back-propagates `loss` and takes one step on every variable.
-    pub fn backward_step(&mut self, loss: &Tensor) -> Result<()> {
-        let grads = loss.backward()?;
-        self.apply(&grads)
-    }
-
-    /// Takes one step with the gradients in `grads`; variables without one are left as they are.
-    pub fn apply(&mut self, grads: &GradStore) -> Result<()> {
+    /// One step: moves each of `params` against its gradient in `grads` (same order and sizes
+    /// as given to [`Adam::new`]; a parameter whose gradient is empty is left alone).
+    ///
+    /// The parameters are split into two groups of about equal size, updated on two threads.
+    pub fn step(&mut self, params: &mut [Vec<f32>], grads: &[Vec<f32>]) {
         self.step += 1;
         let c = self.config;
-        let (beta1, beta2) = (c.beta1 as f32, c.beta2 as f32);
-        let first_scale = 1.0 / (1.0 - c.beta1.powi(self.step)) as f32;
-        let second_scale = 1.0 / (1.0 - c.beta2.powi(self.step)) as f32;
-        let (lr, eps) = (c.learning_rate as f32, c.eps as f32);
+        let update = Update {
+            beta1: c.beta1 as f32,
+            beta2: c.beta2 as f32,
+            first_scale: 1.0 / (1.0 - c.beta1.powi(self.step)) as f32,
+            second_scale: 1.0 / (1.0 - c.beta2.powi(self.step)) as f32,
+            lr: c.learning_rate as f32,
+            eps: c.eps as f32,
+        };
 
-        for slot in &mut self.slots {
-            let Some(grad) = grads.get(slot.var.as_tensor()) else {
-                continue;
-            };
-            let grad: Vec<f32> = grad.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
-            let moments = slot.first.iter_mut().zip(slot.second.iter_mut());
-            for ((w, (m, v)), g) in slot.values.iter_mut().zip(moments).zip(&grad) {
-                *m = beta1 * *m + (1.0 - beta1) * g;
-                *v = beta2 * *v + (1.0 - beta2) * g * g;
-                let m_hat = *m * first_scale;
-                let v_hat = *v * second_scale;
-                *w -= lr * m_hat / (v_hat.sqrt() + eps);
+        let mut slots: Vec<Slot<'_>> = params
+            .iter_mut()
+            .zip(grads)
+            .zip(self.first.iter_mut().zip(self.second.iter_mut()))
+            .map(|((values, grad), (first, second))| Slot {
+                values,
+                grad,
+                first,
+                second,
+            })
+            .collect();
+        slots.sort_by_key(|slot| std::cmp::Reverse(slot.values.len()));
+        let (mut left, mut right) = (Vec::new(), Vec::new());
+        let (mut left_size, mut right_size) = (0, 0);
+        for slot in slots {
+            if left_size <= right_size {
+                left_size += slot.values.len();
+                left.push(slot);
+            } else {
+                right_size += slot.values.len();
+                right.push(slot);
             }
-            let updated = Tensor::from_slice(&slot.values, slot.var.shape(), &Device::Cpu)?;
-            slot.var.set(&updated)?;
         }
-        Ok(())
+
+        std::thread::scope(|scope| {
+            scope.spawn(|| right.iter_mut().for_each(|slot| update.apply(slot)));
+            left.iter_mut().for_each(|slot| update.apply(slot));
+        });
+    }
+}
+
+/// One parameter with its gradient and moments, borrowed for a step.
+struct Slot<'a> {
+    values: &'a mut Vec<f32>,
+    grad: &'a Vec<f32>,
+    first: &'a mut Vec<f32>,
+    second: &'a mut Vec<f32>,
+}
+
+/// The constants of one step.
+#[derive(Clone, Copy)]
+struct Update {
+    beta1: f32,
+    beta2: f32,
+    first_scale: f32,
+    second_scale: f32,
+    lr: f32,
+    eps: f32,
+}
+
+impl Update {
+    fn apply(&self, slot: &mut Slot<'_>) {
+        let moments = slot.first.iter_mut().zip(slot.second.iter_mut());
+        for ((w, (m, v)), g) in slot.values.iter_mut().zip(moments).zip(slot.grad) {
+            *m = self.beta1 * *m + (1.0 - self.beta1) * g;
+            *v = self.beta2 * *v + (1.0 - self.beta2) * g * g;
+            *w -= self.lr * (*m * self.first_scale) / ((*v * self.second_scale).sqrt() + self.eps);
+        }
     }
 }
 
@@ -113,34 +129,29 @@ impl Adam {
 mod tests {
     use super::*;
 
-    /// Minimising (w − 3)² from w = 0 must approach 3.
     #[test]
-    fn adam_minimises_a_quadratic() -> Result<()> {
-        let var = Var::from_tensor(&Tensor::new(&[0.0f32], &Device::Cpu)?)?;
-        let config = AdamConfig {
-            learning_rate: 0.1,
-            ..AdamConfig::default()
-        };
-        let mut adam = Adam::new(vec![var.clone()], config)?;
+    fn adam_minimises_a_quadratic() {
+        let mut adam = Adam::new(
+            &[1],
+            AdamConfig {
+                learning_rate: 0.1,
+                ..AdamConfig::default()
+            },
+        );
+        let mut params = vec![vec![0.0f32]];
         for _ in 0..500 {
-            let loss = (var.as_tensor() - 3.0)?.sqr()?.sum_all()?;
-            adam.backward_step(&loss)?;
+            let grad = vec![vec![2.0 * (params[0][0] - 3.0)]];
+            adam.step(&mut params, &grad);
         }
-        let w = var.as_tensor().to_vec1::<f32>()?[0];
-        assert!((w - 3.0).abs() < 1e-2, "w = {w}");
-        Ok(())
+        assert!((params[0][0] - 3.0).abs() < 1e-2, "w = {}", params[0][0]);
     }
 
-    /// The first step of Adam moves every weight by the learning rate against its gradient's sign.
     #[test]
-    fn the_first_step_has_the_learning_rate_as_its_size() -> Result<()> {
-        let var = Var::from_tensor(&Tensor::new(&[1.0f32, -2.0], &Device::Cpu)?)?;
-        let mut adam = Adam::new(vec![var.clone()], AdamConfig::default())?;
-        let loss = (var.as_tensor() * &Tensor::new(&[5.0f32, -0.5], &Device::Cpu)?)?.sum_all()?;
-        adam.backward_step(&loss)?;
-        let w = var.as_tensor().to_vec1::<f32>()?;
-        assert!((w[0] - (1.0 - 1e-3)).abs() < 1e-6, "{w:?}");
-        assert!((w[1] - (-2.0 + 1e-3)).abs() < 1e-6, "{w:?}");
-        Ok(())
+    fn the_first_step_has_the_learning_rate_as_its_size() {
+        let mut adam = Adam::new(&[2], AdamConfig::default());
+        let mut params = vec![vec![1.0f32, -2.0]];
+        adam.step(&mut params, &[vec![5.0, -0.5]]);
+        assert!((params[0][0] - (1.0 - 1e-3)).abs() < 1e-6, "{params:?}");
+        assert!((params[0][1] - (-2.0 + 1e-3)).abs() < 1e-6, "{params:?}");
     }
 }

@@ -294,30 +294,8 @@ pub fn save_checkpoint(model: &MlpVae, path: &Path) -> Result<(), CheckpointErro
         }
     })?;
 
-    write_atomically(path, &bytes).map_err(|source| CheckpointError::Io {
+    crate::files::write_atomically(path, &bytes).map_err(|source| CheckpointError::Io {
         path: path.to_owned(),
         source,
     })
-}
-
-/// Writes `bytes` to a temporary sibling of `path`, syncs it, and renames it over `path`.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-
-    let file_name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("checkpoint");
-    let temporary = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
-
-    let result = (|| {
-        let mut file = std::fs::File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    result
 }

@@ -4,15 +4,15 @@
 //! hand in and get back plain slices.
 
 mod adam;
+mod backprop;
 pub mod checkpoint;
 mod fast_decoder;
+mod fast_math;
 mod spec;
 pub mod train;
 mod vae;
 
-pub use checkpoint::{
-    CheckpointError, load_checkpoint, load_checkpoint_bytes, save_checkpoint, write_atomically,
-};
+pub use checkpoint::{CheckpointError, load_checkpoint, load_checkpoint_bytes, save_checkpoint};
 pub use fast_decoder::FastDecoder;
 pub use spec::{FORMAT_TAG, ModelKind, ModelSpec, OutputActivation, SpecError, TrainingFacts};
 pub use vae::{ENCODE_BATCH, MlpVae, ModelError};

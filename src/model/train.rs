@@ -8,9 +8,10 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-use candle_core::{Device, Tensor, Var};
+use candle_core::{Device, Tensor};
 
 use super::adam::{Adam, AdamConfig};
+use super::backprop::loss_and_gradients;
 use super::spec::{ModelKind, ModelSpec, OutputActivation, TrainingFacts};
 use super::vae::{MlpVae, ModelError};
 use crate::data::Dataset;
@@ -120,15 +121,16 @@ pub fn train(
         class_names: data.class_names.clone(),
         training: None,
     };
-    let (vars, tensors) = initial_weights(&spec, &mut rng)?;
-    let model = MlpVae::from_tensors(spec.clone(), &tensors)?;
+    let shapes = spec.tensor_shapes();
+    let mut params = initial_weights(&shapes, &mut rng);
+    let sizes: Vec<usize> = params.iter().map(Vec::len).collect();
     let mut optimizer = Adam::new(
-        vars,
+        &sizes,
         AdamConfig {
             learning_rate: config.learning_rate,
             ..AdamConfig::default()
         },
-    )?;
+    );
 
     let input_len = spec.input_len();
     let mut order: Vec<usize> = (0..data.len()).collect();
@@ -142,19 +144,18 @@ pub fn train(
             for &idx in batch {
                 pixels.extend_from_slice(data.image(idx).unwrap_or_default());
             }
-            let images = Tensor::from_vec(pixels, (batch.len(), input_len), &Device::Cpu)?;
+            let images = Tensor::from_slice(&pixels, (batch.len(), input_len), &Device::Cpu)?;
             let noise: Vec<f32> = (0..batch.len() * config.latent_dim)
                 .map(|_| rng.normal())
                 .collect();
             let noise = Tensor::from_vec(noise, (batch.len(), config.latent_dim), &Device::Cpu)?;
 
-            let terms = batch_loss(&model, &images, Some(&noise))?;
-            let loss = (&terms.reconstruction + (&terms.kl * config.beta)?)?.mean_all()?;
-            optimizer.backward_step(&loss)?;
+            let tensors = as_tensors(&params, &shapes)?;
+            let step = loss_and_gradients(&spec, &tensors, &images, &pixels, &noise, config.beta)?;
+            optimizer.step(&mut params, &step.grads);
 
-            let n = batch.len() as f64;
-            loss_sum += f64::from(loss.to_scalar::<f32>()?) * n;
-            kl_sum += f64::from(terms.kl.mean_all()?.to_scalar::<f32>()?) * n;
+            loss_sum += step.loss_sum;
+            kl_sum += step.kl_sum;
             done += batch.len();
             let progress = TrainProgress {
                 epoch,
@@ -172,6 +173,13 @@ pub fn train(
         tracing::info!(epoch, loss = loss_sum / done as f64, "epoch finished");
     }
 
+    let tensors: HashMap<String, Tensor> = shapes
+        .iter()
+        .map(|(name, _)| name.clone())
+        .zip(as_tensors(&params, &shapes)?)
+        .collect();
+    let model = MlpVae::from_tensors(spec.clone(), &tensors)?;
+
     let evaluation = match test {
         Some(test) => Some(evaluate(&model, test)?),
         None => None,
@@ -188,14 +196,19 @@ pub fn train(
         elapsed_secs: started.elapsed().as_secs_f64(),
         command: command.to_owned(),
     });
+    Ok(MlpVae::from_tensors(spec, &tensors)?)
+}
 
-    // Detach the trained values from the optimiser's variables.
-    let trained: HashMap<String, Tensor> = model
-        .named_tensors()
-        .into_iter()
-        .map(|(name, t)| Ok((name, t.detach().copy()?)))
-        .collect::<Result<_, candle_core::Error>>()?;
-    Ok(MlpVae::from_tensors(spec, &trained)?)
+/// The plain parameter values as tensors of their shapes.
+fn as_tensors(
+    params: &[Vec<f32>],
+    shapes: &[(String, Vec<usize>)],
+) -> candle_core::Result<Vec<Tensor>> {
+    params
+        .iter()
+        .zip(shapes)
+        .map(|(values, (_, shape))| Tensor::from_slice(values, shape.as_slice(), &Device::Cpu))
+        .collect()
 }
 
 fn check_config(data: &Dataset, config: &TrainConfig) -> Result<(), TrainError> {
@@ -278,29 +291,18 @@ pub fn evaluate(model: &MlpVae, data: &Dataset) -> Result<Evaluation, TrainError
 }
 
 /// PyTorch's default initialisation for linear layers: weights and biases uniform in
-/// ±1/√fan_in. Returns the variables for the optimiser and the same tensors by name.
-fn initial_weights(
-    spec: &ModelSpec,
-    rng: &mut Rng,
-) -> Result<(Vec<Var>, HashMap<String, Tensor>), TrainError> {
-    let shapes = spec.tensor_shapes();
-    let mut vars = Vec::new();
-    let mut tensors = HashMap::new();
+/// ±1/√fan_in, where fan_in is the weight's input width. `shapes` alternates weights and biases.
+fn initial_weights(shapes: &[(String, Vec<usize>)], rng: &mut Rng) -> Vec<Vec<f32>> {
+    let mut params = Vec::with_capacity(shapes.len());
     for pair in shapes.chunks(2) {
-        let [(weight_name, weight_shape), (bias_name, bias_shape)] = pair else {
-            continue;
-        };
-        let fan_in = weight_shape.get(1).copied().unwrap_or(1) as f32;
+        let fan_in = pair[0].1.get(1).copied().unwrap_or(1) as f32;
         let bound = 1.0 / fan_in.sqrt();
-        for (name, shape) in [(weight_name, weight_shape), (bias_name, bias_shape)] {
+        for (_, shape) in pair {
             let count = shape.iter().product();
-            let values: Vec<f32> = (0..count).map(|_| rng.uniform_in(-bound, bound)).collect();
-            let var = Var::from_tensor(&Tensor::from_vec(values, shape.as_slice(), &Device::Cpu)?)?;
-            tensors.insert(name.clone(), var.as_tensor().clone());
-            vars.push(var);
+            params.push((0..count).map(|_| rng.uniform_in(-bound, bound)).collect());
         }
     }
-    Ok((vars, tensors))
+    params
 }
 
 #[cfg(test)]
@@ -397,6 +399,79 @@ mod tests {
         assert!(!a.is_empty());
         assert_eq!(a, run(5));
         assert_ne!(a, run(6));
+    }
+
+    /// Compares the hand-written gradient with candle's autograd on the same batch.
+    fn check_gradients(hidden: Vec<usize>) {
+        let spec = ModelSpec {
+            kind: ModelKind::MlpVae,
+            input_shape: [1, 2, 3],
+            hidden,
+            latent_dim: 2,
+            output_activation: OutputActivation::Sigmoid,
+            dataset: String::new(),
+            class_names: Vec::new(),
+            training: None,
+        };
+        let shapes = spec.tensor_shapes();
+        let mut rng = Rng::new(9);
+        let params = initial_weights(&shapes, &mut rng);
+        let n = 4;
+        let pixels: Vec<f32> = (0..n * 6).map(|_| rng.uniform()).collect();
+        let noise: Vec<f32> = (0..n * 2).map(|_| rng.normal()).collect();
+        let images =
+            Tensor::from_slice(&pixels, (n, 6), &Device::Cpu).unwrap_or_else(|e| panic!("{e}"));
+        let noise =
+            Tensor::from_slice(&noise, (n, 2), &Device::Cpu).unwrap_or_else(|e| panic!("{e}"));
+        let beta = 2.5;
+
+        let tensors = as_tensors(&params, &shapes).unwrap_or_else(|e| panic!("{e}"));
+        let manual = loss_and_gradients(&spec, &tensors, &images, &pixels, &noise, beta)
+            .unwrap_or_else(|e| panic!("{e}"));
+
+        let vars: Vec<candle_core::Var> = tensors
+            .iter()
+            .map(|t| candle_core::Var::from_tensor(t).unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        let named: HashMap<String, Tensor> = shapes
+            .iter()
+            .zip(&vars)
+            .map(|((name, _), var)| (name.clone(), var.as_tensor().clone()))
+            .collect();
+        let model = MlpVae::from_tensors(spec, &named).unwrap_or_else(|e| panic!("{e}"));
+        let terms = batch_loss(&model, &images, Some(&noise)).unwrap_or_else(|e| panic!("{e}"));
+        let loss = (&terms.reconstruction + (&terms.kl * beta).unwrap_or_else(|e| panic!("{e}")))
+            .and_then(|l| l.mean_all())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let expected_loss = f64::from(loss.to_scalar::<f32>().unwrap_or_default());
+        assert!((manual.loss_sum / n as f64 - expected_loss).abs() < 1e-4 * expected_loss.abs());
+
+        let grads = loss.backward().unwrap_or_else(|e| panic!("{e}"));
+        for (((name, _), var), ours) in shapes.iter().zip(&vars).zip(&manual.grads) {
+            let theirs: Vec<f32> = grads
+                .get(var.as_tensor())
+                .and_then(|g| g.flatten_all().ok())
+                .and_then(|g| g.to_vec1().ok())
+                .unwrap_or_else(|| panic!("no autograd gradient for {name}"));
+            assert_eq!(ours.len(), theirs.len(), "{name}");
+            for (a, b) in ours.iter().zip(&theirs) {
+                assert!(
+                    (a - b).abs() <= 1e-5 + 1e-4 * b.abs(),
+                    "{name}: {ours:?} vs {theirs:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn hand_written_gradients_match_candle_autograd() {
+        check_gradients(vec![5]);
+    }
+
+    #[test]
+    fn gradients_match_with_two_hidden_layers_and_with_none() {
+        check_gradients(vec![5, 3]);
+        check_gradients(vec![]);
     }
 
     #[test]

@@ -96,6 +96,32 @@ impl MlpVae {
         out
     }
 
+    /// A 64-bit FNV-1a hash of the architecture and every weight: the same model gives the
+    /// same fingerprint wherever its file lives, so per-model data (bookmarks) can find it.
+    pub fn fingerprint(&self) -> Result<u64, ModelError> {
+        let mut hash = 0xcbf2_9ce4_8422_2325u64;
+        let mut feed = |bytes: &[u8]| {
+            for &b in bytes {
+                hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+        };
+        feed(
+            format!(
+                "{:?}{:?}{}",
+                self.spec.input_shape, self.spec.hidden, self.spec.latent_dim
+            )
+            .as_bytes(),
+        );
+        for (name, tensor) in self.named_tensors() {
+            feed(name.as_bytes());
+            let values: Vec<f32> = tensor.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+            for v in values {
+                feed(&v.to_le_bytes());
+            }
+        }
+        Ok(hash)
+    }
+
     /// `[n, input_len]` images → (µ, log σ²), each `[n, latent_dim]`.
     pub fn encode(&self, images: &Tensor) -> Result<(Tensor, Tensor), ModelError> {
         let mut h = images.clone();

@@ -1,0 +1,203 @@
+//! Writing sequences of decoded images: a PNG strip, an animated GIF, and the latents as CSV.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::pixels::{ImageShape, to_rgb8, upscale_rgb8};
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Nothing to write.
+    #[error("\"{path}\": there are no frames to write")]
+    Empty {
+        /// The file asked for.
+        path: PathBuf,
+    },
+    /// The image encoder failed.
+    #[error("\"{path}\": {reason}")]
+    Encode {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The file could not be written.
+    #[error("cannot write \"{path}\": {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
+    move |source| ExportError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// One frame as interleaved RGB bytes, upscaled by `scale`.
+fn frame_rgb(values: &[f32], shape: ImageShape, scale: usize) -> Vec<u8> {
+    upscale_rgb8(&to_rgb8(values, shape), shape.width, shape.height, scale)
+}
+
+/// The frames side by side, left to right, as `(width, height, rgb)`.
+pub fn strip_rgb8(frames: &[Vec<f32>], shape: ImageShape, scale: usize) -> (usize, usize, Vec<u8>) {
+    let scale = scale.max(1);
+    let (frame_w, frame_h) = (shape.width * scale, shape.height * scale);
+    let width = frame_w * frames.len();
+    let mut rgb = vec![0u8; width * frame_h * 3];
+    for (k, frame) in frames.iter().enumerate() {
+        let pixels = frame_rgb(frame, shape, scale);
+        for y in 0..frame_h {
+            let src = &pixels[y * frame_w * 3..(y + 1) * frame_w * 3];
+            let start = (y * width + k * frame_w) * 3;
+            rgb[start..start + frame_w * 3].copy_from_slice(src);
+        }
+    }
+    (width, frame_h, rgb)
+}
+
+/// PNG bytes of interleaved RGB pixels.
+pub fn png_bytes(
+    width: usize,
+    height: usize,
+    rgb: Vec<u8>,
+    path: &Path,
+) -> Result<Vec<u8>, ExportError> {
+    let encode_error = |reason: String| ExportError::Encode {
+        path: path.to_owned(),
+        reason,
+    };
+    let image = image::RgbImage::from_raw(width as u32, height as u32, rgb).ok_or_else(|| {
+        encode_error(format!(
+            "{width}×{height} image has the wrong number of pixels"
+        ))
+    })?;
+    let mut bytes = Vec::new();
+    image
+        .write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .map_err(|e| encode_error(e.to_string()))?;
+    Ok(bytes)
+}
+
+/// Writes the frames side by side as one PNG.
+pub fn write_strip_png(
+    path: &Path,
+    frames: &[Vec<f32>],
+    shape: ImageShape,
+    scale: usize,
+) -> Result<(), ExportError> {
+    if frames.is_empty() {
+        return Err(ExportError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    let (width, height, rgb) = strip_rgb8(frames, shape, scale);
+    let bytes = png_bytes(width, height, rgb, path)?;
+    crate::files::write_atomically(path, &bytes).map_err(io_error(path))
+}
+
+/// Writes the frames as an animated GIF that loops forever, `delay_ms` per frame.
+pub fn write_gif(
+    path: &Path,
+    frames: &[Vec<f32>],
+    shape: ImageShape,
+    scale: usize,
+    delay_ms: u32,
+) -> Result<(), ExportError> {
+    use image::codecs::gif::{GifEncoder, Repeat};
+
+    if frames.is_empty() {
+        return Err(ExportError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    let encode_error = |e: image::ImageError| ExportError::Encode {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let scale = scale.max(1);
+    let (w, h) = ((shape.width * scale) as u32, (shape.height * scale) as u32);
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = GifEncoder::new_with_speed(&mut bytes, 10);
+        encoder.set_repeat(Repeat::Infinite).map_err(encode_error)?;
+        for frame in frames {
+            let rgba: Vec<u8> = frame_rgb(frame, shape, scale)
+                .chunks_exact(3)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect();
+            let buffer =
+                image::RgbaImage::from_raw(w, h, rgba).ok_or_else(|| ExportError::Encode {
+                    path: path.to_owned(),
+                    reason: "frame has the wrong number of pixels".into(),
+                })?;
+            let delay = image::Delay::from_numer_denom_ms(delay_ms.max(10), 1);
+            encoder
+                .encode_frame(image::Frame::from_parts(buffer, 0, 0, delay))
+                .map_err(encode_error)?;
+        }
+    }
+    crate::files::write_atomically(path, &bytes).map_err(io_error(path))
+}
+
+/// Writes one CSV row per latent: `frame,t,z0,z1,…`.
+pub fn write_latents_csv(path: &Path, latents: &[Vec<f32>]) -> Result<(), ExportError> {
+    if latents.is_empty() {
+        return Err(ExportError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    let dim = latents[0].len();
+    let mut text = String::from("frame,t");
+    for d in 0..dim {
+        let _ = write!(text, ",z{d}");
+    }
+    text.push('\n');
+    let last = (latents.len() - 1).max(1) as f64;
+    for (k, z) in latents.iter().enumerate() {
+        let _ = write!(text, "{k},{}", k as f64 / last);
+        for v in z {
+            let _ = write!(text, ",{v}");
+        }
+        text.push('\n');
+    }
+    crate::files::write_atomically(path, text.as_bytes()).map_err(io_error(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHAPE: ImageShape = ImageShape {
+        channels: 1,
+        height: 2,
+        width: 3,
+    };
+
+    #[test]
+    fn a_strip_puts_frames_side_by_side() {
+        let frames = vec![vec![0.0; 6], vec![1.0; 6]];
+        let (w, h, rgb) = strip_rgb8(&frames, SHAPE, 2);
+        assert_eq!((w, h), (12, 4));
+        assert_eq!(rgb.len(), 12 * 4 * 3);
+        assert_eq!(rgb[0], 0);
+        assert_eq!(rgb[6 * 3], 255);
+    }
+
+    #[test]
+    fn no_frames_is_an_error() {
+        let error = write_strip_png(Path::new("x.png"), &[], SHAPE, 1).err();
+        assert_eq!(
+            error.map(|e| e.to_string()).as_deref(),
+            Some("\"x.png\": there are no frames to write")
+        );
+    }
+}
