@@ -167,3 +167,149 @@ fn encode_then_project_writes_one_row_per_image() {
     assert_eq!(text.lines().count(), 10_001);
     assert!(text.starts_with("index,label,x,y\n0,9,"));
 }
+
+#[test]
+fn interpolate_writes_a_gif_with_one_frame_per_step() {
+    use image::AnimationDecoder;
+
+    let dir = temp_dir();
+    let out = dir.path().join("anim.gif");
+    let output = latent_explorer(&[
+        "interpolate",
+        "--from",
+        "0",
+        "--to",
+        "1",
+        "--steps",
+        "6",
+        "--scale",
+        "2",
+        "--out",
+        path_arg(&out),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let file = std::fs::File::open(&out).unwrap_or_else(|e| panic!("{e}"));
+    let decoder = image::codecs::gif::GifDecoder::new(std::io::BufReader::new(file))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let frames = decoder
+        .into_frames()
+        .collect_frames()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(frames.len(), 6);
+    for frame in &frames {
+        assert_eq!(frame.buffer().dimensions(), (56, 56));
+    }
+}
+
+#[test]
+fn interpolate_writes_a_strip_as_wide_as_its_frames() {
+    let dir = temp_dir();
+    let out = dir.path().join("strip.png");
+    let z = vec!["1"; 16].join(",");
+    let output = latent_explorer(&[
+        "interpolate",
+        "--from",
+        "3",
+        "--to",
+        &z,
+        "--steps",
+        "5",
+        "--method",
+        "lerp",
+        "--scale",
+        "3",
+        "--out",
+        path_arg(&out),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let image = image::open(&out).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((image.width(), image.height()), (5 * 28 * 3, 28 * 3));
+}
+
+#[test]
+fn interpolate_to_csv_writes_each_frames_latent() {
+    let dir = temp_dir();
+    let out = dir.path().join("frames.csv");
+    let zero = vec!["0"; 16].join(",");
+    let two = vec!["2"; 16].join(",");
+    let output = latent_explorer(&[
+        "interpolate",
+        "--from",
+        &zero,
+        "--to",
+        &two,
+        "--steps",
+        "3",
+        "--method",
+        "lerp",
+        "--out",
+        path_arg(&out),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = std::fs::read_to_string(&out).unwrap_or_else(|e| panic!("{e}"));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4);
+    assert!(lines[0].starts_with("frame,t,z0,z1"));
+    assert!(lines[2].starts_with("1,0.5,1,1,"), "{}", lines[2]);
+}
+
+#[test]
+fn arithmetic_decodes_the_shifted_latent() {
+    let dir = temp_dir();
+    let out = dir.path().join("shifted.npy");
+    let base = dir.path().join("base.npy");
+    let shifted = latent_explorer(&[
+        "arithmetic",
+        "--base",
+        "9",
+        "--from-class",
+        "Sandal",
+        "--to-class",
+        "Sneaker",
+        "--strength",
+        "1.5",
+        "--out",
+        path_arg(&out),
+    ]);
+    assert!(shifted.status.success(), "{}", stderr(&shifted));
+    let unshifted = latent_explorer(&[
+        "arithmetic",
+        "--base",
+        "9",
+        "--from-class",
+        "5",
+        "--to-class",
+        "7",
+        "--strength",
+        "0",
+        "--out",
+        path_arg(&base),
+    ]);
+    assert!(unshifted.status.success(), "{}", stderr(&unshifted));
+    let a = std::fs::read(&out).unwrap_or_else(|e| panic!("{e}"));
+    let b = std::fs::read(&base).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(a.len(), b.len());
+    assert_ne!(a, b, "strength 1.5 decoded the same image as strength 0");
+}
+
+#[test]
+fn an_unknown_class_lists_the_classes() {
+    let dir = temp_dir();
+    let out = dir.path().join("x.png");
+    let output = latent_explorer(&[
+        "arithmetic",
+        "--base",
+        "0",
+        "--from-class",
+        "Hat",
+        "--to-class",
+        "Bag",
+        "--out",
+        path_arg(&out),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains(
+        "--from-class \"Hat\" is not a class of \"fashion-mnist t10k\" (T-shirt/top, Trouser,"
+    ));
+}

@@ -7,10 +7,19 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use latent_explorer::app::{ExplorerApp, OpenRequest, Settings, open_session};
 
-/// The app on the bundled model and dataset, in a window-sized harness.
+/// The app on the bundled model and dataset, in a window-sized harness, keeping its bookmarks
+/// in a temporary folder (held by the test, so it outlives the harness).
 fn harness() -> Harness<'static, ExplorerApp> {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let harness = harness_in(dir.path());
+    // The folder is removed when the test process ends, not before.
+    std::mem::forget(dir);
+    harness
+}
+
+fn harness_in(library_dir: &std::path::Path) -> Harness<'static, ExplorerApp> {
     let session = open_session(&OpenRequest::default()).unwrap_or_else(|e| panic!("{e:#}"));
-    let app = ExplorerApp::new(session, Settings::default());
+    let app = ExplorerApp::new(session, Settings::default()).with_library_dir(library_dir.into());
     // Frames of 1/60 s, as on a screen, so that two clicks can make a double click.
     Harness::builder()
         .with_size(egui::vec2(1400.0, 860.0))
@@ -174,4 +183,123 @@ fn double_clicking_a_slider_resets_that_dimension() {
     let z = harness.state().z();
     assert_eq!(z[1], 0.0);
     assert_eq!(z[0], before[0]);
+}
+
+#[test]
+fn choosing_a_and_b_shows_one_frame_per_step() {
+    let mut harness = harness();
+    harness.run_steps(2);
+
+    harness.get_by_label("Random").click();
+    harness.run_steps(2);
+    harness.get_by_label("Set A").click();
+    harness.run_steps(2);
+    harness.get_by_label("Random").click();
+    harness.run_steps(2);
+    harness.get_by_label("Set B").click();
+    harness.run_steps(2);
+
+    let path = harness.state().interpolation();
+    assert_eq!(path.steps, 8);
+    assert_eq!(path.decoded.len(), 8);
+    assert_eq!(path.latents.first(), path.a.as_ref().map(|a| &a.z));
+    assert_eq!(path.latents.last(), path.b.as_ref().map(|b| &b.z));
+
+    harness
+        .get_by_role_and_label(Role::Slider, "frames")
+        .set_value_accesskit(12.0);
+    harness.run_steps(2);
+    assert_eq!(harness.state().interpolation().decoded.len(), 12);
+}
+
+#[test]
+fn playing_moves_the_sliders_along_the_path() {
+    let mut harness = harness();
+    harness.run_steps(2);
+    harness.get_by_label("Set A").click();
+    harness.run_steps(2);
+    harness.get_by_label("Random").click();
+    harness.run_steps(2);
+    harness.get_by_label("Set B").click();
+    harness.run_steps(2);
+    let start = harness.state().z().to_vec();
+
+    // The strip appears and the panel grows; let the layout settle before clicking.
+    harness.run_steps(4);
+    harness.get_by_label("Play").click();
+    harness.run_steps(20);
+
+    let app = harness.state();
+    assert!(app.interpolation().playing);
+    let t = app.interpolation().t;
+    assert!(t > 0.0 && t < 1.0, "t = {t}");
+    assert_ne!(app.z(), start.as_slice());
+    let expected = app.interpolation().at(t).unwrap_or_default();
+    assert_eq!(app.z(), expected.as_slice());
+}
+
+#[test]
+fn a_bookmark_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let saved_z = {
+        let mut harness = harness_in(dir.path());
+        harness.run_steps(2);
+        harness.get_by_label("Random").click();
+        harness.run_steps(2);
+        let name_field =
+            |node: &egui_kittest::kittest::AccessKitNode<'_>| node.placeholder() == Some("name");
+        harness.get_by(name_field).click();
+        harness.run_steps(1);
+        harness.get_by(name_field).type_text("my boot");
+        harness.run_steps(1);
+        harness.get_by_label("Save bookmark").click();
+        harness.run_steps(2);
+        harness.state().z().to_vec()
+    };
+
+    let mut harness = harness_in(dir.path());
+    harness.run_steps(2);
+    let library = harness.state().library();
+    assert_eq!(library.bookmarks.len(), 1);
+    assert_eq!(library.bookmarks[0].name, "my boot");
+    assert_eq!(library.bookmarks[0].z, saved_z);
+
+    harness.get_by_label("Go").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().z(), saved_z.as_slice());
+}
+
+#[test]
+fn the_attribute_strength_slider_changes_the_preview() {
+    let mut harness = harness();
+    wait_for_map(&mut harness);
+
+    harness.get_by_label("Make vector").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().library().vectors.len(), 1);
+    assert_eq!(
+        harness.state().library().vectors[0].name,
+        "Sneaker − Sandal"
+    );
+
+    harness
+        .get_by_role_and_label(Role::Slider, "strength")
+        .set_value_accesskit(0.0);
+    harness.run_steps(2);
+    let plain = harness.state().decoded().to_vec();
+    harness
+        .get_by_role_and_label(Role::Slider, "strength")
+        .set_value_accesskit(2.0);
+    harness.run_steps(2);
+
+    let app = harness.state();
+    let changed = plain
+        .iter()
+        .zip(app.decoded())
+        .filter(|(a, b)| (*a - *b).abs() > 1e-3)
+        .count();
+    assert!(changed > 50, "only {changed} preview pixels changed");
+    // The sliders' z is untouched until the offset is applied.
+    assert!(app.z().iter().all(|&v| v == 0.0));
+    assert_ne!(app.effective_z(), app.z());
 }

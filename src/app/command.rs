@@ -1,6 +1,44 @@
 //! What the drawing code asks for. Panels never change state themselves: they push a
 //! [`Command`], and [`super::ExplorerApp`] applies them all in one place.
 
+use std::path::PathBuf;
+
+use super::interpolation::{End, PlayMode};
+use crate::latent::PathMethod;
+
+/// Where an interpolation endpoint comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndSource {
+    /// The sliders' current z (with any attribute offset applied).
+    Current,
+    /// The µ of a dataset sample.
+    Sample(usize),
+    /// A bookmark, by index.
+    Bookmark(usize),
+}
+
+/// What an export writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportKind {
+    /// The interpolation strip as one PNG.
+    Strip,
+    /// The interpolation as an animated GIF.
+    Gif,
+    /// The frames' latent vectors as CSV.
+    Csv,
+}
+
+impl ExportKind {
+    /// The file extension this kind writes.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Strip => "png",
+            Self::Gif => "gif",
+            Self::Csv => "csv",
+        }
+    }
+}
+
 /// An intention from the UI.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -25,4 +63,56 @@ pub enum Command {
     RebuildMap,
     /// Hide notice `idx`.
     DismissNotice(usize),
+
+    /// Set one end of the interpolation.
+    SetEnd(End, EndSource),
+    /// Set the number of strip frames.
+    SetSteps(usize),
+    /// Linear or spherical interpolation.
+    SetPathMethod(PathMethod),
+    /// Start or stop playback.
+    TogglePlay,
+    /// Loop or ping-pong.
+    SetPlayMode(PlayMode),
+    /// Playback speed in strip frames per second.
+    SetPlaySpeed(f32),
+    /// Set z to strip frame `k`.
+    GoToFrame(usize),
+    /// Write the interpolation to a file, in the background.
+    Export(ExportKind, PathBuf),
+
+    /// Save the current z under a name.
+    AddBookmark(String),
+    /// Rename bookmark `idx`.
+    RenameBookmark(usize, String),
+    /// Delete bookmark `idx`.
+    DeleteBookmark(usize),
+    /// Set z to bookmark `idx`.
+    GoToBookmark(usize),
+
+    /// Make and keep the attribute vector mean µ(`to`) − mean µ(`from`).
+    ComputeAttribute {
+        /// The class to move away from.
+        from: u32,
+        /// The class to move towards.
+        to: u32,
+    },
+    /// Choose the attribute vector that the strength slider applies (`None`: none).
+    SelectAttribute(Option<usize>),
+    /// Set the strength of the chosen attribute vector.
+    SetStrength(f32),
+    /// Make the applied attribute offset part of z.
+    ApplyAttribute,
+    /// Delete attribute vector `idx`.
+    DeleteAttribute(usize),
+
+    /// Put bookmark `bookmark` into analogy slot `slot` (0 = A, 1 = B, 2 = C).
+    SetAnalogySlot {
+        /// The slot.
+        slot: usize,
+        /// The bookmark.
+        bookmark: usize,
+    },
+    /// Set z to the analogy's result.
+    UseAnalogy,
 }

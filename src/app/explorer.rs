@@ -4,16 +4,26 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use std::path::PathBuf;
+
 use super::Command;
+use super::command::{EndSource, ExportKind};
+use super::interpolation::{Endpoint, Interpolation};
 use super::jobs::{Job, JobEvent, Progress};
 use super::map_job::{LatentMap, build_map};
+use super::panels::interpolation_panel::{StripTextures, interpolation_panel_ui};
 use super::panels::latent_panel::latent_panel_ui;
+use super::panels::library_panel::{LibraryTextures, library_panel_ui};
 use super::panels::map_view::{MapState, MapView};
 use super::panels::preview::{PreviewTextures, preview_ui};
 use super::panels::status_bar::status_bar_ui;
 use super::screenshot::ScreenshotTask;
 use super::session::{LatentPoint, Session};
-use crate::latent::Rng;
+use crate::data::export::{write_gif, write_latents_csv, write_strip_png};
+use crate::latent::library::{data_dir, library_path};
+use crate::latent::{
+    AttributeVector, Bookmark, Library, Rng, add_scaled, analogy, attribute_vector,
+};
 
 /// Settings the user chooses; kept apart from runtime state so they can be saved as they are.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +52,43 @@ pub struct Notice {
     pub text: String,
 }
 
+/// Text the user is typing and choices not yet acted on; owned by the panels that draw them.
+#[derive(Debug, Clone, Default)]
+pub struct Drafts {
+    /// Name for the next bookmark.
+    pub bookmark_name: String,
+    /// The bookmark being renamed and its new name.
+    pub renaming: Option<(usize, String)>,
+    /// Where exports go (the extension is replaced by each export's own).
+    pub export_path: String,
+    /// Attribute vector: the class to move away from.
+    pub from_class: u32,
+    /// Attribute vector: the class to move towards.
+    pub to_class: u32,
+}
+
+/// The attribute vector applied to the preview, and how strongly.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AttributeState {
+    /// Index into the library's vectors.
+    pub selected: Option<usize>,
+    /// Multiplier, −2 … 2.
+    pub strength: f32,
+}
+
+/// The analogy A − B + C: three bookmarks and the decoded inputs and result.
+#[derive(Debug, Clone, Default)]
+pub struct Analogy {
+    /// Bookmark indices for A, B and C.
+    pub slots: [Option<usize>; 3],
+    /// A − B + C, once all three are set.
+    pub result: Option<Vec<f32>>,
+    /// Decoded A, B, C and the result (empty until all three are set).
+    pub decoded: Vec<Vec<f32>>,
+    /// Bumped whenever `decoded` changes.
+    pub version: u64,
+}
+
 /// The latent explorer window.
 pub struct ExplorerApp {
     settings: Settings,
@@ -59,8 +106,17 @@ pub struct ExplorerApp {
     screenshot: Option<ScreenshotTask>,
     /// False until the first frame has started the map's background work.
     map_requested: bool,
-    /// A dataset sample to pick as soon as the map is ready.
-    pick_when_ready: Option<usize>,
+    /// Commands to apply as soon as the map is ready.
+    when_map_ready: Vec<Command>,
+    interpolation: Interpolation,
+    strip_textures: StripTextures,
+    library: Library,
+    library_path: Option<PathBuf>,
+    library_textures: LibraryTextures,
+    attribute: AttributeState,
+    analogy: Analogy,
+    drafts: Drafts,
+    export_job: Option<Job<PathBuf>>,
 }
 
 impl ExplorerApp {
@@ -68,7 +124,7 @@ impl ExplorerApp {
     pub fn new(session: Session, settings: Settings) -> Self {
         let point = LatentPoint::origin(&session.decoder);
         let rng = Rng::new(settings.random_seed);
-        Self {
+        let mut app = Self {
             settings,
             session,
             point,
@@ -83,8 +139,124 @@ impl ExplorerApp {
             commands: Vec::new(),
             screenshot: None,
             map_requested: false,
-            pick_when_ready: None,
+            when_map_ready: Vec::new(),
+            interpolation: Interpolation::default(),
+            strip_textures: StripTextures::default(),
+            library: Library::default(),
+            library_path: None,
+            library_textures: LibraryTextures::default(),
+            attribute: AttributeState::default(),
+            analogy: Analogy::default(),
+            drafts: Drafts {
+                export_path: "interpolation.png".into(),
+                from_class: 5,
+                to_class: 7,
+                ..Drafts::default()
+            },
+            export_job: None,
+        };
+        app.open_library(data_dir());
+        app
+    }
+
+    /// Keeps bookmarks and attribute vectors under `dir` (default: [`data_dir`]) instead,
+    /// loading what is there for this model.
+    pub fn with_library_dir(mut self, dir: PathBuf) -> Self {
+        self.open_library(Some(dir));
+        self
+    }
+
+    fn open_library(&mut self, dir: Option<PathBuf>) {
+        let fingerprint = match self.session.model.fingerprint() {
+            Ok(f) => f,
+            Err(e) => {
+                self.warn(format!(
+                    "bookmarks are off: cannot fingerprint the model: {e}"
+                ));
+                return;
+            }
+        };
+        let Some(dir) = dir else {
+            self.warn("bookmarks are kept for this session only: no home folder is known".into());
+            return;
+        };
+        let path = library_path(&dir, fingerprint);
+        match Library::load(&path) {
+            Ok(mut library) => {
+                let dropped = library.keep_dimension(self.session.latent_dim());
+                if dropped > 0 {
+                    self.warn(format!(
+                        "{dropped} bookmarks of another latent size were ignored"
+                    ));
+                }
+                tracing::debug!(path = %path.display(), bookmarks = library.bookmarks.len(), "library loaded");
+                self.library = library;
+                self.library_path = Some(path);
+            }
+            Err(e) => {
+                // The broken file is left alone; nothing is saved over it this session.
+                self.warn(format!(
+                    "{e}; bookmarks made now are kept for this session only"
+                ));
+                self.library = Library::default();
+                self.library_path = None;
+            }
         }
+    }
+
+    fn save_library(&mut self) {
+        let Some(path) = &self.library_path else {
+            return;
+        };
+        if let Err(e) = self.library.save(path) {
+            let message = format!("{e}; the bookmarks stay in memory");
+            tracing::warn!("{message}");
+            self.notices.push(Notice {
+                is_error: false,
+                text: message,
+            });
+        }
+    }
+
+    fn warn(&mut self, text: String) {
+        tracing::warn!("{text}");
+        self.notices.push(Notice {
+            is_error: false,
+            text,
+        });
+    }
+
+    fn error(&mut self, text: String) {
+        tracing::error!("{text}");
+        self.notices.push(Notice {
+            is_error: true,
+            text,
+        });
+    }
+
+    /// The interpolation's endpoints and strip.
+    pub fn interpolation(&self) -> &Interpolation {
+        &self.interpolation
+    }
+
+    /// The bookmarks and attribute vectors kept for this model.
+    pub fn library(&self) -> &Library {
+        &self.library
+    }
+
+    /// The z that the preview shows: the sliders' z plus any attribute offset.
+    pub fn effective_z(&self) -> Vec<f32> {
+        self.point.effective()
+    }
+
+    /// The analogy's inputs and result.
+    pub fn analogy(&self) -> &Analogy {
+        &self.analogy
+    }
+
+    /// True while an export is being written.
+    pub fn is_exporting(&self) -> bool {
+        self.export_job.is_some()
     }
 
     /// Makes the app save a screenshot once the map is ready, then close the window.
@@ -93,9 +265,9 @@ impl ExplorerApp {
         self
     }
 
-    /// Picks dataset sample `idx` as soon as the map is ready, as a click on it would.
-    pub fn pick_when_map_ready(&mut self, idx: usize) {
-        self.pick_when_ready = Some(idx);
+    /// Applies `commands` as soon as the map is ready, as if the user had given them then.
+    pub fn when_map_ready(&mut self, commands: Vec<Command>) {
+        self.when_map_ready.extend(commands);
     }
 
     /// The current latent vector.
@@ -242,6 +414,235 @@ impl ExplorerApp {
                         self.notices.remove(idx);
                     }
                 }
+                other => self.apply_exploration_command(other, ctx),
+            }
+        }
+    }
+
+    /// Commands of the interpolation, bookmark, attribute and analogy tools.
+    fn apply_exploration_command(&mut self, command: Command, ctx: &egui::Context) {
+        let decoder = &self.session.decoder;
+        match command {
+            Command::SetEnd(end, source) => {
+                if let Some(endpoint) = self.endpoint_from(source) {
+                    self.interpolation.set_end(end, endpoint, decoder);
+                }
+            }
+            Command::SetSteps(steps) => self.interpolation.set_steps(steps, decoder),
+            Command::SetPathMethod(method) => self.interpolation.set_method(method, decoder),
+            Command::TogglePlay => self.interpolation.toggle_play(),
+            Command::SetPlayMode(mode) => self.interpolation.mode = mode,
+            Command::SetPlaySpeed(speed) => {
+                self.interpolation.frames_per_sec = speed.clamp(0.25, 30.0);
+            }
+            Command::GoToFrame(k) => {
+                if let Some(z) = self.interpolation.latents.get(k).cloned() {
+                    let span = (self.interpolation.latents.len().max(2) - 1) as f32;
+                    self.interpolation.t = k as f32 / span;
+                    self.point.set_all(&z, None, decoder);
+                }
+            }
+            Command::Export(kind, path) => self.start_export(kind, path, ctx),
+            Command::AddBookmark(name) => {
+                let name = match name.trim() {
+                    "" => format!("bookmark {}", self.library.bookmarks.len() + 1),
+                    trimmed => trimmed.to_owned(),
+                };
+                self.library.bookmarks.push(Bookmark {
+                    name,
+                    z: self.point.effective(),
+                });
+                self.drafts.bookmark_name.clear();
+                self.save_library();
+            }
+            Command::RenameBookmark(idx, name) => {
+                if let Some(bookmark) = self.library.bookmarks.get_mut(idx)
+                    && !name.trim().is_empty()
+                {
+                    bookmark.name = name.trim().to_owned();
+                    self.save_library();
+                }
+            }
+            Command::DeleteBookmark(idx) if idx < self.library.bookmarks.len() => {
+                self.library.bookmarks.remove(idx);
+                self.analogy = Analogy::default();
+                self.save_library();
+            }
+            Command::GoToBookmark(idx) => {
+                if let Some(bookmark) = self.library.bookmarks.get(idx) {
+                    let z = bookmark.z.clone();
+                    self.point.set_all(&z, None, decoder);
+                }
+            }
+            Command::ComputeAttribute { from, to } => self.compute_attribute(from, to),
+            Command::SelectAttribute(selected) => {
+                self.attribute.selected = selected.filter(|&i| i < self.library.vectors.len());
+                self.update_shift();
+            }
+            Command::SetStrength(strength) => {
+                self.attribute.strength = strength.clamp(-2.0, 2.0);
+                self.update_shift();
+            }
+            Command::ApplyAttribute => {
+                self.point.apply_shift(decoder);
+                self.attribute.strength = 0.0;
+            }
+            Command::DeleteAttribute(idx) if idx < self.library.vectors.len() => {
+                self.library.vectors.remove(idx);
+                self.attribute = AttributeState::default();
+                self.update_shift();
+                self.save_library();
+            }
+            Command::SetAnalogySlot { slot, bookmark } => {
+                if let Some(target) = self.analogy.slots.get_mut(slot) {
+                    *target = Some(bookmark);
+                    self.update_analogy();
+                }
+            }
+            Command::UseAnalogy => {
+                if let Some(z) = self.analogy.result.clone() {
+                    self.point.set_all(&z, None, decoder);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn endpoint_from(&self, source: EndSource) -> Option<Endpoint> {
+        match source {
+            EndSource::Current => Some(Endpoint {
+                label: match self.point.sample {
+                    Some(idx) if !self.point.is_shifted() => format!("sample #{idx}"),
+                    _ => "sliders".to_owned(),
+                },
+                z: self.point.effective(),
+            }),
+            EndSource::Sample(idx) => Some(Endpoint {
+                label: format!("sample #{idx}"),
+                z: self.map()?.mean(idx)?.to_vec(),
+            }),
+            EndSource::Bookmark(idx) => {
+                let bookmark = self.library.bookmarks.get(idx)?;
+                Some(Endpoint {
+                    label: format!("bookmark \"{}\"", bookmark.name),
+                    z: bookmark.z.clone(),
+                })
+            }
+        }
+    }
+
+    fn compute_attribute(&mut self, from: u32, to: u32) {
+        let dataset = &self.session.dataset;
+        let vector = match &self.map {
+            MapState::Ready(map) => {
+                attribute_vector(&map.means, &dataset.labels, map.dim, from, to)
+            }
+            _ => {
+                self.warn(
+                    "attribute vectors need the map: wait until encoding has finished".into(),
+                );
+                return;
+            }
+        };
+        match vector {
+            Ok(v) => {
+                let name = format!("{} − {}", dataset.class_name(to), dataset.class_name(from));
+                self.library.vectors.push(AttributeVector { name, v });
+                self.attribute.selected = Some(self.library.vectors.len() - 1);
+                self.attribute.strength = 1.0;
+                self.update_shift();
+                self.save_library();
+            }
+            Err(e) => self.warn(format!("cannot make the attribute vector: {e}")),
+        }
+    }
+
+    /// Recomputes the preview's offset from the chosen attribute vector and strength.
+    fn update_shift(&mut self) {
+        let dim = self.point.z.len();
+        let zero = vec![0.0; dim];
+        let vector = self
+            .attribute
+            .selected
+            .and_then(|i| self.library.vectors.get(i));
+        let shift = match vector {
+            Some(vector) => add_scaled(&zero, &vector.v, self.attribute.strength).unwrap_or(zero),
+            None => zero,
+        };
+        self.point.set_shift(&shift, &self.session.decoder);
+    }
+
+    fn update_analogy(&mut self) {
+        let decoder = &self.session.decoder;
+        let bookmark = |slot: Option<usize>| slot.and_then(|i| self.library.bookmarks.get(i));
+        let [a, b, c] = self.analogy.slots.map(bookmark);
+        self.analogy.version += 1;
+        let (Some(a), Some(b), Some(c)) = (a, b, c) else {
+            self.analogy.result = None;
+            self.analogy.decoded.clear();
+            return;
+        };
+        match analogy(&a.z, &b.z, &c.z) {
+            Ok(result) => {
+                self.analogy.decoded = [&a.z, &b.z, &c.z, &result]
+                    .iter()
+                    .map(|z| decoder.decode(z))
+                    .collect();
+                self.analogy.result = Some(result);
+            }
+            Err(e) => {
+                self.analogy.result = None;
+                self.analogy.decoded.clear();
+                self.warn(format!("cannot form the analogy: {e}"));
+            }
+        }
+    }
+
+    fn start_export(&mut self, kind: ExportKind, path: PathBuf, ctx: &egui::Context) {
+        if self.interpolation.latents.is_empty() {
+            self.warn("nothing to export: choose both ends of the interpolation first".into());
+            return;
+        }
+        let path = path.with_extension(kind.extension());
+        let latents = self.interpolation.latents.clone();
+        let decoded = self.interpolation.decoded.clone();
+        let shape = self.session.model.spec().image_shape();
+        let delay_ms = (1000.0 / self.interpolation.frames_per_sec.max(0.25)) as u32;
+        let repaint = ctx.clone();
+        let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || repaint.request_repaint());
+
+        let job = Job::spawn("export", 0, wake, move |_| {
+            let result = match kind {
+                ExportKind::Strip => write_strip_png(&path, &decoded, shape, 4),
+                ExportKind::Gif => write_gif(&path, &decoded, shape, 4, delay_ms),
+                ExportKind::Csv => write_latents_csv(&path, &latents),
+            };
+            result.map(|()| path).map_err(|e| e.to_string())
+        });
+        match job {
+            Ok(job) => self.export_job = Some(job),
+            Err(e) => self.error(format!("cannot start the export: {e}")),
+        }
+    }
+
+    fn poll_export_job(&mut self) {
+        let Some(job) = &mut self.export_job else {
+            return;
+        };
+        for event in job.poll() {
+            if let JobEvent::Finished(result) = event {
+                self.export_job = None;
+                match result {
+                    Ok(path) => {
+                        tracing::info!(path = %path.display(), "exported");
+                        self.notices.push(Notice {
+                            is_error: false,
+                            text: format!("wrote \"{}\"", path.display()),
+                        });
+                    }
+                    Err(e) => self.error(e),
+                }
+                return;
             }
         }
     }
@@ -253,9 +654,14 @@ impl ExplorerApp {
             self.start_map_job(&ctx);
         }
         self.poll_map_job();
-        if let (Some(idx), MapState::Ready(_)) = (self.pick_when_ready, &self.map) {
-            self.pick_when_ready = None;
-            self.commands.push(Command::PickSample(idx));
+        self.poll_export_job();
+        let dt = ctx.input(|i| i.stable_dt);
+        if let Some(z) = self.interpolation.advance(dt) {
+            self.point.set_all(&z, None, &self.session.decoder);
+            ctx.request_repaint();
+        }
+        if matches!(self.map, MapState::Ready(_)) && !self.when_map_ready.is_empty() {
+            self.commands.append(&mut self.when_map_ready);
         }
 
         egui::Panel::bottom("status_bar").show(ui, |ui| {
@@ -284,6 +690,22 @@ impl ExplorerApp {
                 );
             });
 
+        egui::Panel::bottom("interpolation")
+            .resizable(true)
+            .default_size(190.0)
+            .show(ui, |ui| {
+                interpolation_panel_ui(
+                    ui,
+                    &self.interpolation,
+                    &mut self.strip_textures,
+                    &mut self.drafts,
+                    &self.session,
+                    &self.library,
+                    self.export_job.is_some(),
+                    &mut self.commands,
+                );
+            });
+
         // Slider moves are applied before the preview is drawn, so it shows them this frame.
         self.apply_commands(&ctx);
 
@@ -291,7 +713,21 @@ impl ExplorerApp {
             .resizable(true)
             .default_size(300.0)
             .show(ui, |ui| {
-                preview_ui(ui, &mut self.preview, &self.session, &self.point);
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    preview_ui(ui, &mut self.preview, &self.session, &self.point);
+                    ui.separator();
+                    library_panel_ui(
+                        ui,
+                        &self.library,
+                        &self.attribute,
+                        &self.analogy,
+                        &mut self.library_textures,
+                        &mut self.drafts,
+                        &self.session,
+                        matches!(self.map, MapState::Ready(_)),
+                        &mut self.commands,
+                    );
+                });
             });
         egui::CentralPanel::default_margins().show(ui, |ui| {
             self.map_view.ui(
@@ -299,6 +735,7 @@ impl ExplorerApp {
                 &self.map,
                 &self.session,
                 &self.point,
+                &self.interpolation,
                 &mut self.commands,
             );
         });

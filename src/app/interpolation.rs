@@ -190,8 +190,14 @@ mod tests {
     #[test]
     fn ping_pong_turns_round_at_the_ends() {
         let mut path = Interpolation {
-            a: Some(Endpoint { label: "a".into(), z: vec![0.0] }),
-            b: Some(Endpoint { label: "b".into(), z: vec![1.0] }),
+            a: Some(Endpoint {
+                label: "a".into(),
+                z: vec![0.0],
+            }),
+            b: Some(Endpoint {
+                label: "b".into(),
+                z: vec![1.0],
+            }),
             method: PathMethod::Linear,
             mode: PlayMode::PingPong,
             steps: 3,
@@ -208,8 +214,14 @@ mod tests {
     #[test]
     fn loop_jumps_back_to_the_start() {
         let mut path = Interpolation {
-            a: Some(Endpoint { label: "a".into(), z: vec![0.0] }),
-            b: Some(Endpoint { label: "b".into(), z: vec![1.0] }),
+            a: Some(Endpoint {
+                label: "a".into(),
+                z: vec![0.0],
+            }),
+            b: Some(Endpoint {
+                label: "b".into(),
+                z: vec![1.0],
+            }),
             method: PathMethod::Linear,
             steps: 2,
             frames_per_sec: 1.0,

@@ -5,6 +5,7 @@
 
 mod command;
 mod explorer;
+pub mod interpolation;
 pub mod jobs;
 pub mod map_job;
 pub mod panels;
@@ -17,8 +18,8 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 
-pub use command::Command;
-pub use explorer::{ExplorerApp, Notice, Settings};
+pub use command::{Command, EndSource, ExportKind};
+pub use explorer::{Analogy, AttributeState, Drafts, ExplorerApp, Notice, Settings};
 pub use screenshot::ScreenshotTask;
 pub use session::Session;
 
@@ -75,12 +76,36 @@ pub fn run(args: &OpenRequest) -> anyhow::Result<()> {
 }
 
 /// Opens the window at `size`, waits for the map, saves the window's pixels to `out` and exits.
-/// With `pick`, that dataset sample is picked first, as a click on the map would.
+/// What to do once the map is ready, before a screenshot is taken.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Startup {
+    /// Pick this dataset sample, as a click on the map would.
+    pub pick: Option<usize>,
+    /// Interpolate between these two dataset samples.
+    pub ends: Option<(usize, usize)>,
+}
+
+impl Startup {
+    fn commands(self) -> Vec<Command> {
+        let mut commands = Vec::new();
+        if let Some((a, b)) = self.ends {
+            commands.push(Command::SetEnd(interpolation::End::A, EndSource::Sample(a)));
+            commands.push(Command::SetEnd(interpolation::End::B, EndSource::Sample(b)));
+        }
+        if let Some(idx) = self.pick {
+            commands.push(Command::PickSample(idx));
+        }
+        commands
+    }
+}
+
+/// Opens the window at `size`, waits for the map, applies `startup`, saves the window's
+/// pixels to `out` and exits.
 pub fn screenshot(
     args: &OpenRequest,
     out: &Path,
     size: (u32, u32),
-    pick: Option<usize>,
+    startup: Startup,
 ) -> anyhow::Result<()> {
     let session = open_session(args)?;
     let (task, outcome) = ScreenshotTask::new(out.to_owned(), SCREENSHOT_TIMEOUT);
@@ -89,9 +114,7 @@ pub fn screenshot(
         native_options(size),
         Box::new(|_| {
             let mut app = ExplorerApp::new(session, Settings::default());
-            if let Some(idx) = pick {
-                app.pick_when_map_ready(idx);
-            }
+            app.when_map_ready(startup.commands());
             Ok(Box::new(app.with_screenshot(task)))
         }),
     )

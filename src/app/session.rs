@@ -52,7 +52,10 @@ pub struct LatentPoint {
     pub z: Vec<f32>,
     /// The dataset sample whose µ this is, until a slider moves it away.
     pub sample: Option<usize>,
-    /// The decoder's output for `z`, `[c, h, w]` values.
+    /// An offset added to `z` before decoding (an attribute vector times its strength); zero
+    /// when none is applied.
+    pub shift: Vec<f32>,
+    /// The decoder's output for `z + shift`, `[c, h, w]` values.
     pub decoded: Vec<f32>,
     /// Wall time of the last decode.
     pub decode_micros: f64,
@@ -66,6 +69,7 @@ impl LatentPoint {
         let mut point = Self {
             z: vec![0.0; decoder.latent_dim()],
             sample: None,
+            shift: vec![0.0; decoder.latent_dim()],
             decoded: Vec::new(),
             decode_micros: 0.0,
             version: 0,
@@ -74,10 +78,40 @@ impl LatentPoint {
         point
     }
 
-    /// Decodes `z` again and records how long it took.
+    /// `z + shift`: what the preview shows and the map marks.
+    pub fn effective(&self) -> Vec<f32> {
+        self.z.iter().zip(&self.shift).map(|(z, s)| z + s).collect()
+    }
+
+    /// True when an offset is applied on top of `z`.
+    pub fn is_shifted(&self) -> bool {
+        self.shift.iter().any(|&s| s != 0.0)
+    }
+
+    /// Sets the offset added before decoding (ignored when its length is wrong or a value is
+    /// not finite).
+    pub fn set_shift(&mut self, shift: &[f32], decoder: &FastDecoder) {
+        if shift.len() == self.z.len() && shift.iter().all(|v| v.is_finite()) {
+            self.shift.copy_from_slice(shift);
+            self.decode(decoder);
+        }
+    }
+
+    /// Makes the offset part of `z` and clears it.
+    pub fn apply_shift(&mut self, decoder: &FastDecoder) {
+        if self.is_shifted() {
+            self.z = self.effective();
+            self.shift.iter_mut().for_each(|s| *s = 0.0);
+            self.sample = None;
+            self.decode(decoder);
+        }
+    }
+
+    /// Decodes `z + shift` again and records how long it took.
     pub fn decode(&mut self, decoder: &FastDecoder) {
         let started = Instant::now();
-        decoder.decode_into(&self.z, &mut self.decoded);
+        let effective = self.effective();
+        decoder.decode_into(&effective, &mut self.decoded);
         self.decode_micros = started.elapsed().as_secs_f64() * 1e6;
         self.version += 1;
     }

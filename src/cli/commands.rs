@@ -9,9 +9,14 @@ use anyhow::{Context, bail};
 
 use super::csv::{coords_to_csv, latents_to_csv, read_latents};
 use super::progress::ProgressLine;
-use super::{Cli, Command, DecodeArgs, EncodeArgs, ProjectArgs, ProjectionMethod, TrainArgs, npy};
+use super::{
+    ArithmeticArgs, Cli, Command, DecodeArgs, EncodeArgs, InterpolateArgs, MethodArg, ProjectArgs,
+    ProjectionMethod, TrainArgs, npy,
+};
+use crate::data::export::{png_bytes, write_gif, write_latents_csv, write_strip_png};
 use crate::data::{Dataset, to_rgb8, upscale_rgb8};
 use crate::files::write_atomically;
+use crate::latent::{PathMethod, add_scaled, attribute_vector, path};
 use crate::model::train::{TrainConfig, TrainProgress};
 use crate::model::{FastDecoder, MlpVae, save_checkpoint};
 use crate::{app, bundled, projection};
@@ -22,8 +27,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         None => app::run(&app::OpenRequest::default()),
         Some(Command::Open(args)) => app::run(&args.to_request()),
         Some(Command::Screenshot(args)) => {
-            app::screenshot(&args.open.to_request(), &args.out, args.size, args.pick)
+            let startup = app::Startup {
+                pick: args.pick,
+                ends: args.ends,
+            };
+            app::screenshot(&args.open.to_request(), &args.out, args.size, startup)
         }
+        Some(Command::Interpolate(args)) => interpolate(&args),
+        Some(Command::Arithmetic(args)) => arithmetic(&args),
         Some(Command::Train(args)) => train(&args),
         Some(Command::Encode(args)) => encode(&args),
         Some(Command::Project(args)) => project(&args),
@@ -238,7 +249,11 @@ pub fn decode(args: &DecodeArgs) -> anyhow::Result<()> {
         .map(str::to_lowercase);
     let bytes = match extension.as_deref() {
         Some("npy") => npy::encode_f32(&output, &[1, shape.channels, shape.height, shape.width]),
-        Some("png") => png_bytes(&output, shape, args.scale as usize)?,
+        Some("png") => {
+            let scale = args.scale as usize;
+            let rgb = upscale_rgb8(&to_rgb8(&output, shape), shape.width, shape.height, scale);
+            png_bytes(shape.width * scale, shape.height * scale, rgb, &args.out)?
+        }
         _ => bail!(
             "output \"{}\" must end in .png (an image) or .npy (raw values)",
             args.out.display()
@@ -250,27 +265,159 @@ pub fn decode(args: &DecodeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Encodes a decoded image as PNG bytes, upscaled by `scale`.
-fn png_bytes(
-    output: &[f32],
-    shape: crate::data::ImageShape,
-    scale: usize,
-) -> anyhow::Result<Vec<u8>> {
-    let rgb = upscale_rgb8(&to_rgb8(output, shape), shape.width, shape.height, scale);
-    let image = image::RgbImage::from_raw(
-        (shape.width * scale) as u32,
-        (shape.height * scale) as u32,
-        rgb,
-    )
-    .context("decoded image has the wrong number of pixels")?;
-    let mut bytes = Vec::new();
-    image
-        .write_to(
-            &mut std::io::Cursor::new(&mut bytes),
-            image::ImageFormat::Png,
+/// A latent named on the command line: a dataset index (resolved through `encode`) or a
+/// comma-separated vector. `flag` names the option in messages.
+fn resolve_latent(
+    text: &str,
+    flag: &str,
+    model: &MlpVae,
+    data: &mut Option<Dataset>,
+    data_path: Option<&Path>,
+) -> anyhow::Result<Vec<f32>> {
+    let Ok(idx) = text.trim().parse::<usize>() else {
+        return parse_latent(text, model.latent_dim()).with_context(|| format!("{flag} {text:?}"));
+    };
+    if data.is_none() {
+        let loaded = load_dataset(data_path)?;
+        check_compatible(model, &loaded)?;
+        *data = Some(loaded);
+    }
+    let dataset = data.as_ref().context("no dataset")?;
+    let image = dataset.image(idx).with_context(|| {
+        format!(
+            "{flag} {idx}: dataset \"{}\" has {} images",
+            dataset.name,
+            dataset.len()
         )
-        .context("PNG encoding failed")?;
-    Ok(bytes)
+    })?;
+    let mean = model
+        .encode_means(image, &mut |_| ControlFlow::Continue(()))?
+        .context("encoding stopped")?;
+    Ok(mean)
+}
+
+/// `interpolate`: the path between two latents as a strip, a GIF or a CSV.
+pub fn interpolate(args: &InterpolateArgs) -> anyhow::Result<()> {
+    let model = load_model(args.checkpoint.as_deref())?;
+    let mut data = None;
+    let from = resolve_latent(
+        &args.from,
+        "--from",
+        &model,
+        &mut data,
+        args.data.as_deref(),
+    )?;
+    let to = resolve_latent(&args.to, "--to", &model, &mut data, args.data.as_deref())?;
+    let method = match args.method {
+        MethodArg::Lerp => PathMethod::Linear,
+        MethodArg::Slerp => PathMethod::Spherical,
+    };
+    let latents = path(&from, &to, args.steps as usize, method);
+    let decoder = FastDecoder::from_model(&model)?;
+    let frames: Vec<Vec<f32>> = latents.iter().map(|z| decoder.decode(z)).collect();
+    let shape = model.spec().image_shape();
+    let scale = args.scale as usize;
+
+    let extension = args
+        .out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_lowercase);
+    match extension.as_deref() {
+        Some("png") => write_strip_png(&args.out, &frames, shape, scale)?,
+        Some("gif") => write_gif(&args.out, &frames, shape, scale, args.delay_ms)?,
+        Some("csv") => write_latents_csv(&args.out, &latents)?,
+        _ => bail!(
+            "output \"{}\" must end in .png (strip), .gif (animation) or .csv (latents)",
+            args.out.display()
+        ),
+    }
+    println!(
+        "wrote \"{}\" ({} frames, {})",
+        args.out.display(),
+        latents.len(),
+        method.label()
+    );
+    Ok(())
+}
+
+/// A class given as a label number or a class name.
+fn resolve_class(text: &str, flag: &str, data: &Dataset) -> anyhow::Result<u32> {
+    let count = data.class_count() as u32;
+    if let Ok(label) = text.trim().parse::<u32>() {
+        if label < count {
+            return Ok(label);
+        }
+        bail!(
+            "{flag} {label}: dataset \"{}\" has classes 0 to {}",
+            data.name,
+            count.saturating_sub(1)
+        );
+    }
+    (0..count)
+        .find(|&c| data.class_name(c).eq_ignore_ascii_case(text.trim()))
+        .with_context(|| {
+            let names: Vec<String> = (0..count).map(|c| data.class_name(c)).collect();
+            format!(
+                "{flag} {text:?} is not a class of \"{}\" ({})",
+                data.name,
+                names.join(", ")
+            )
+        })
+}
+
+/// `arithmetic`: base + strength · (mean µ(to) − mean µ(from)), decoded.
+pub fn arithmetic(args: &ArithmeticArgs) -> anyhow::Result<()> {
+    let model = load_model(args.checkpoint.as_deref())?;
+    let data = load_dataset(args.data.as_deref())?;
+    check_compatible(&model, &data)?;
+    let from = resolve_class(&args.from_class, "--from-class", &data)?;
+    let to = resolve_class(&args.to_class, "--to-class", &data)?;
+    if !args.strength.is_finite() {
+        bail!("--strength {} is not a finite number", args.strength);
+    }
+
+    let means = model
+        .encode_means(&data.pixels, &mut |_| ControlFlow::Continue(()))?
+        .context("encoding stopped")?;
+    let vector = attribute_vector(&means, &data.labels, model.latent_dim(), from, to)?;
+    let mut cached = Some(data);
+    let base = resolve_latent(
+        &args.base,
+        "--base",
+        &model,
+        &mut cached,
+        args.data.as_deref(),
+    )?;
+    let shifted = add_scaled(&base, &vector, args.strength)?;
+    let output = FastDecoder::from_model(&model)?.decode(&shifted);
+    let shape = model.spec().image_shape();
+
+    let extension = args
+        .out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_lowercase);
+    let bytes = match extension.as_deref() {
+        Some("npy") => npy::encode_f32(&output, &[1, shape.channels, shape.height, shape.width]),
+        Some("png") => {
+            let scale = args.scale as usize;
+            let rgb = upscale_rgb8(&to_rgb8(&output, shape), shape.width, shape.height, scale);
+            png_bytes(shape.width * scale, shape.height * scale, rgb, &args.out)?
+        }
+        _ => bail!("output \"{}\" must end in .png or .npy", args.out.display()),
+    };
+    write_atomically(&args.out, &bytes)
+        .with_context(|| format!("cannot write \"{}\"", args.out.display()))?;
+    let data = cached.as_ref().context("no dataset")?;
+    println!(
+        "wrote \"{}\": base + {} × ({} − {})",
+        args.out.display(),
+        args.strength,
+        data.class_name(to),
+        data.class_name(from)
+    );
+    Ok(())
 }
 
 #[cfg(test)]

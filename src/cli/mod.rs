@@ -55,6 +55,80 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Open the app window, wait for the map, save the window's pixels and exit.
     Screenshot(ScreenshotArgs),
+    /// Decode the path between two latents as a PNG strip, an animated GIF or a CSV of z.
+    Interpolate(InterpolateArgs),
+    /// Add an attribute vector (mean µ of one class minus another's) to a latent and decode it.
+    Arithmetic(ArithmeticArgs),
+}
+
+/// How to walk between two latents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MethodArg {
+    /// Straight line.
+    Lerp,
+    /// Spherical interpolation, the better choice for Gaussian priors.
+    Slerp,
+}
+
+/// Options of `interpolate`.
+#[derive(Debug, Args)]
+pub struct InterpolateArgs {
+    /// The model; the bundled Fashion-MNIST VAE when absent.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// The dataset that indices in --from and --to refer to; the bundled test set when absent.
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
+    /// Start: a dataset index or a comma-separated z.
+    #[arg(long, value_name = "X", allow_hyphen_values = true)]
+    pub from: String,
+    /// End: a dataset index or a comma-separated z.
+    #[arg(long, value_name = "Y", allow_hyphen_values = true)]
+    pub to: String,
+    /// Frames, both ends included (3 to 32).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(3..=32))]
+    pub steps: u32,
+    /// Linear or spherical.
+    #[arg(long, value_enum, default_value_t = MethodArg::Slerp)]
+    pub method: MethodArg,
+    /// Output: .png (strip), .gif (animation) or .csv (the frames' z).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Integer upscaling of each frame, nearest neighbour.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub scale: u32,
+    /// Milliseconds per frame in a GIF.
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u32).range(10..=10_000))]
+    pub delay_ms: u32,
+}
+
+/// Options of `arithmetic`.
+#[derive(Debug, Args)]
+pub struct ArithmeticArgs {
+    /// The model; the bundled Fashion-MNIST VAE when absent.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// The labelled dataset whose class means make the vector; the bundled test set when absent.
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
+    /// The latent to shift: a dataset index or a comma-separated z.
+    #[arg(long, value_name = "X", allow_hyphen_values = true)]
+    pub base: String,
+    /// The class to move away from: a label number or a class name.
+    #[arg(long, value_name = "A")]
+    pub from_class: String,
+    /// The class to move towards: a label number or a class name.
+    #[arg(long, value_name = "B")]
+    pub to_class: String,
+    /// Multiplier of the vector.
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
+    pub strength: f32,
+    /// Output image (.png) or raw values (.npy).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Integer upscaling of the PNG, nearest neighbour.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub scale: u32,
 }
 
 /// What to open in the window.
@@ -180,9 +254,18 @@ pub struct ScreenshotArgs {
     /// Pick this dataset sample once the map is ready, as a click on the map would.
     #[arg(long, value_name = "INDEX")]
     pub pick: Option<usize>,
+    /// Interpolate between these two dataset samples once the map is ready.
+    #[arg(long, value_name = "A,B", value_parser = parse_pair)]
+    pub ends: Option<(usize, usize)>,
     /// Window size as WIDTHxHEIGHT.
     #[arg(long, default_value = "1400x860", value_parser = parse_size)]
     pub size: (u32, u32),
+}
+
+fn parse_pair(text: &str) -> Result<(usize, usize), String> {
+    text.split_once(',')
+        .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)))
+        .ok_or_else(|| format!("{text:?} is not two dataset indices such as 3,17"))
 }
 
 fn parse_size(text: &str) -> Result<(u32, u32), String> {

@@ -16,7 +16,7 @@ pub struct Bookmark {
     pub z: Vec<f32>,
 }
 
-/// A named direction in latent space, such as "Sandal → Sneaker".
+/// A named direction in latent space, such as "Sneaker − Sandal".
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AttributeVector {
     /// The user's name for it.
@@ -133,7 +133,7 @@ mod tests {
                 z: vec![0.5, -1.0],
             }],
             vectors: vec![AttributeVector {
-                name: "Sandal → Sneaker".into(),
+                name: "Sneaker − Sandal".into(),
                 v: vec![1.0, 2.0],
             }],
         };

@@ -4,9 +4,11 @@
 use std::sync::Arc;
 
 use egui::{Color32, Pos2};
-use egui_plot::{Corner, Legend, MarkerShape, Plot, PlotPoint, PlotTransform, Points};
+use egui_plot::{Corner, Legend, Line, MarkerShape, Plot, PlotPoint, PlotTransform, Points, Text};
 
 use crate::app::Command;
+use crate::app::command::EndSource;
+use crate::app::interpolation::{End, Interpolation};
 use crate::app::map_job::LatentMap;
 use crate::app::session::{LatentPoint, Session};
 use crate::app::textures::CachedTexture;
@@ -60,6 +62,8 @@ pub struct MapView {
     hovered: Option<usize>,
     hover_texture: CachedTexture,
     last_transform: Option<PlotTransform>,
+    /// The sample a context menu was opened on.
+    menu_sample: Option<usize>,
 }
 
 impl MapView {
@@ -108,6 +112,7 @@ impl MapView {
         state: &MapState,
         session: &Session,
         point: &LatentPoint,
+        interpolation: &Interpolation,
         commands: &mut Vec<Command>,
     ) {
         let map = match state {
@@ -136,7 +141,13 @@ impl MapView {
         self.rebuild_series(map, session);
         map_header_ui(ui, map);
 
-        let current = map.pca.projection.project(&point.z);
+        let current = map.pca.projection.project(&point.effective());
+        let project = |z: &[f32]| map.pca.projection.project(z);
+        let path: Vec<[f64; 2]> = interpolation.latents.iter().map(|z| project(z)).collect();
+        let ends: Vec<(&str, [f64; 2])> = [("A", &interpolation.a), ("B", &interpolation.b)]
+            .into_iter()
+            .filter_map(|(name, end)| Some((name, project(&end.as_ref()?.z))))
+            .collect();
         let selected = point
             .sample
             .and_then(|idx| map.pca.coords.get(idx).copied().flatten());
@@ -172,6 +183,31 @@ impl MapView {
                             .allow_hover(false),
                     );
                 }
+                if path.len() >= 2 {
+                    plot_ui.line(
+                        Line::new("interpolation", path.clone())
+                            .color(Color32::WHITE)
+                            .width(1.5)
+                            .allow_hover(false),
+                    );
+                    plot_ui.points(
+                        Points::new("interpolation", path)
+                            .radius(3.0)
+                            .color(Color32::WHITE)
+                            .allow_hover(false),
+                    );
+                }
+                for (name, [x, y]) in ends {
+                    plot_ui.text(
+                        Text::new(
+                            name,
+                            PlotPoint::new(x, y),
+                            egui::RichText::new(name).strong().size(16.0),
+                        )
+                        .color(Color32::WHITE)
+                        .anchor(egui::Align2::LEFT_BOTTOM),
+                    );
+                }
                 if current.iter().all(|v| v.is_finite()) {
                     // A white diamond on a black one stands out against every class colour.
                     for (radius, color) in [(10.0, Color32::BLACK), (6.5, Color32::WHITE)] {
@@ -194,9 +230,39 @@ impl MapView {
         let (hovered, clicked) = response.inner;
         self.last_transform = Some(response.transform);
         self.hovered = hovered;
+
+        // Right-click on a sample opens a menu for it; the menu remembers which sample.
+        if response.response.secondary_clicked() {
+            self.menu_sample = hovered;
+        }
+        if let Some(idx) = self.menu_sample {
+            response.response.context_menu(|ui| {
+                ui.label(format!("sample #{idx}"));
+                if ui.button("Set the sliders to its µ").clicked() {
+                    commands.push(Command::PickSample(idx));
+                    ui.close();
+                }
+                if ui.button("Set as A").clicked() {
+                    commands.push(Command::SetEnd(End::A, EndSource::Sample(idx)));
+                    ui.close();
+                }
+                if ui.button("Set as B").clicked() {
+                    commands.push(Command::SetEnd(End::B, EndSource::Sample(idx)));
+                    ui.close();
+                }
+            });
+        }
+
         if let Some(idx) = hovered {
             if clicked {
-                commands.push(Command::PickSample(idx));
+                let modifiers = ui.input(|i| i.modifiers);
+                commands.push(if modifiers.command {
+                    Command::SetEnd(End::A, EndSource::Sample(idx))
+                } else if modifiers.shift {
+                    Command::SetEnd(End::B, EndSource::Sample(idx))
+                } else {
+                    Command::PickSample(idx)
+                });
             }
             let texture = self.hover_texture.get(
                 ui.ctx(),
@@ -215,7 +281,10 @@ impl MapView {
             let _ = response.response.clone().on_hover_ui_at_pointer(|ui| {
                 ui.add(egui::Image::from_texture(texture));
                 ui.label(format!("#{idx} · {label}"));
-                ui.label(egui::RichText::new("click to set the sliders to its µ").weak());
+                ui.label(
+                    egui::RichText::new("click: sliders to its µ · ctrl-click: A · shift-click: B")
+                        .weak(),
+                );
             });
         }
     }

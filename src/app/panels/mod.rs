@@ -1,7 +1,9 @@
 //! The regions of the window. Each reads state and pushes [`super::Command`]s; none changes
 //! state itself.
 
+pub mod interpolation_panel;
 pub mod latent_panel;
+pub mod library_panel;
 pub mod map_view;
 pub mod preview;
 pub mod status_bar;
