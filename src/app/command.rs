@@ -96,6 +96,8 @@ pub enum Command {
         from: u32,
         /// The class to move towards.
         to: u32,
+        /// The user's name for it; empty for "To − From".
+        name: String,
     },
     /// Choose the attribute vector that the strength slider applies (`None`: none).
     SelectAttribute(Option<usize>),

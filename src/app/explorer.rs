@@ -65,6 +65,8 @@ pub struct Drafts {
     pub from_class: u32,
     /// Attribute vector: the class to move towards.
     pub to_class: u32,
+    /// Name for the next attribute vector.
+    pub vector_name: String,
 }
 
 /// The attribute vector applied to the preview, and how strongly.
@@ -474,7 +476,7 @@ impl ExplorerApp {
                     self.point.set_all(&z, None, decoder);
                 }
             }
-            Command::ComputeAttribute { from, to } => self.compute_attribute(from, to),
+            Command::ComputeAttribute { from, to, name } => self.compute_attribute(from, to, name),
             Command::SelectAttribute(selected) => {
                 self.attribute.selected = selected.filter(|&i| i < self.library.vectors.len());
                 self.update_shift();
@@ -531,7 +533,7 @@ impl ExplorerApp {
         }
     }
 
-    fn compute_attribute(&mut self, from: u32, to: u32) {
+    fn compute_attribute(&mut self, from: u32, to: u32, name: String) {
         let dataset = &self.session.dataset;
         let vector = match &self.map {
             MapState::Ready(map) => {
@@ -546,7 +548,11 @@ impl ExplorerApp {
         };
         match vector {
             Ok(v) => {
-                let name = format!("{} − {}", dataset.class_name(to), dataset.class_name(from));
+                let name = match name.trim() {
+                    "" => format!("{} − {}", dataset.class_name(to), dataset.class_name(from)),
+                    named => named.to_owned(),
+                };
+                self.drafts.vector_name.clear();
                 self.library.vectors.push(AttributeVector { name, v });
                 self.attribute.selected = Some(self.library.vectors.len() - 1);
                 self.attribute.strength = 1.0;

@@ -114,6 +114,11 @@ fn attribute_ui(
 ) {
     class_combo(ui, "from", &mut drafts.from_class, session);
     class_combo(ui, "to", &mut drafts.to_class, session);
+    ui.add(
+        egui::TextEdit::singleline(&mut drafts.vector_name)
+            .hint_text("vector name (optional)")
+            .desired_width(160.0),
+    );
     let button = ui
         .add_enabled(map_ready, egui::Button::new("Make vector"))
         .on_hover_text("mean µ of “to” minus mean µ of “from”, over the dataset")
@@ -122,6 +127,7 @@ fn attribute_ui(
         commands.push(Command::ComputeAttribute {
             from: drafts.from_class,
             to: drafts.to_class,
+            name: drafts.vector_name.clone(),
         });
     }
 
