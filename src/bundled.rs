@@ -39,9 +39,19 @@ pub fn load_model(path: Option<&Path>) -> Result<MlpVae, CheckpointError> {
     }
 }
 
-/// The dataset at `path`, or the bundled Fashion-MNIST test set when `path` is `None`.
+/// The name that stands for the generated sprites dataset wherever a dataset path is taken.
+pub const SPRITES: &str = "sprites";
+
+/// Images in the generated sprites dataset, and its seed.
+pub const SPRITES_COUNT: usize = 10_000;
+
+/// The dataset at `path` (or the generated sprites for `sprites`), or the bundled
+/// Fashion-MNIST test set when `path` is `None`.
 pub fn load_dataset(path: Option<&Path>) -> Result<Dataset, DatasetError> {
     match path {
+        Some(path) if path == Path::new(SPRITES) && !path.exists() => {
+            Ok(crate::data::sprites::dataset(SPRITES_COUNT, 0).0)
+        }
         Some(path) => Dataset::load(path),
         None => dataset(),
     }

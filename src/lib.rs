@@ -7,7 +7,7 @@
 //! - [`model`]: candle networks, checkpoints and training,
 //! - [`projection`]: maps from latent space to the 2-D plane,
 //! - [`latent`]: maths on latent vectors,
-//! - [`files`]: atomic file writes shared by every layer,
+//! - [`files`] and [`rng`]: atomic file writes and the seeded RNG, shared by every layer,
 //! - [`cli`]: the headless commands,
 //! - [`app`]: the egui window, the only layer that knows egui exists.
 
@@ -19,3 +19,4 @@ pub mod files;
 pub mod latent;
 pub mod model;
 pub mod projection;
+pub mod rng;

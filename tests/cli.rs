@@ -313,3 +313,82 @@ fn an_unknown_class_lists_the_classes() {
         "--from-class \"Hat\" is not a class of \"fashion-mnist t10k\" (T-shirt/top, Trouser,"
     ));
 }
+
+#[test]
+fn anomaly_reports_every_scores_auroc_against_noise() {
+    let output = latent_explorer(&["anomaly", "--ood", "noise", "--limit", "400", "--json"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report["in_distribution"]["images"], 400);
+    assert_eq!(report["out_of_distribution"]["name"], "uniform noise");
+    for key in [
+        "reconstruction",
+        "negative_elbo",
+        "mahalanobis",
+        "elbo_minus_complexity",
+    ] {
+        let value = report["auroc"][key].as_f64().unwrap_or(-1.0);
+        assert!((0.0..=1.0).contains(&value), "{key}: {value}");
+    }
+    assert!(report["auroc"]["reconstruction"].as_f64().unwrap_or(0.0) > 0.9);
+}
+
+#[test]
+fn anomaly_against_sprites_says_how_it_converted_them() {
+    let output = latent_explorer(&["anomaly", "--ood", "sprites", "--limit", "300"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("\"sprites\" (300 images, converted: 64×64 to 28×28 (area average))"),
+        "{text}"
+    );
+    assert_eq!(text.lines().filter(|l| l.starts_with("AUROC ")).count(), 4);
+}
+
+#[test]
+fn augment_writes_exactly_k_files_and_never_overwrites() {
+    let dir = temp_dir();
+    let out = dir.path().join("variations");
+    let run = || {
+        latent_explorer(&[
+            "augment",
+            "--around",
+            "7",
+            "--count",
+            "5",
+            "--sigma",
+            "0.3",
+            "--out",
+            path_arg(&out),
+        ])
+    };
+    let first = run();
+    assert!(first.status.success(), "{}", stderr(&first));
+    let count = |ext: &str| {
+        std::fs::read_dir(&out)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == ext))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    assert_eq!((count("png"), count("csv")), (5, 1));
+    let kept = std::fs::read(out.join("variation-0000.png")).unwrap_or_default();
+
+    let second = run();
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert_eq!((count("png"), count("csv")), (10, 2));
+    assert_eq!(
+        std::fs::read(out.join("variation-0000.png")).unwrap_or_default(),
+        kept
+    );
+    let csv = std::fs::read_to_string(out.join("variations-0005.csv")).unwrap_or_default();
+    assert_eq!(csv.lines().count(), 6);
+    assert!(
+        csv.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("variation-0005.png,"))
+    );
+}

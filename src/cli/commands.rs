@@ -10,13 +10,16 @@ use anyhow::{Context, bail};
 use super::csv::{coords_to_csv, latents_to_csv, read_latents};
 use super::progress::ProgressLine;
 use super::{
-    ArithmeticArgs, Cli, Command, DecodeArgs, EncodeArgs, InterpolateArgs, MethodArg, ProjectArgs,
-    ProjectionMethod, TrainArgs, npy,
+    AnomalyArgs, ArithmeticArgs, AugmentArgs, Cli, Command, DecodeArgs, EncodeArgs,
+    InterpolateArgs, MethodArg, ProjectArgs, ProjectionMethod, TrainArgs, npy,
 };
 use crate::data::export::{png_bytes, write_gif, write_latents_csv, write_strip_png};
 use crate::data::{Dataset, to_rgb8, upscale_rgb8};
 use crate::files::write_atomically;
-use crate::latent::{PathMethod, add_scaled, attribute_vector, path};
+use crate::latent::{
+    Mahalanobis, PathMethod, Score, ScoreTerms, add_scaled, anomaly_scores, attribute_vector,
+    auroc, gaussian_around, path,
+};
 use crate::model::train::{TrainConfig, TrainProgress};
 use crate::model::{FastDecoder, MlpVae, save_checkpoint};
 use crate::{app, bundled, projection};
@@ -35,6 +38,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Interpolate(args)) => interpolate(&args),
         Some(Command::Arithmetic(args)) => arithmetic(&args),
+        Some(Command::Anomaly(args)) => anomaly(&args),
+        Some(Command::Augment(args)) => augment(&args),
         Some(Command::Train(args)) => train(&args),
         Some(Command::Encode(args)) => encode(&args),
         Some(Command::Project(args)) => project(&args),
@@ -416,6 +421,130 @@ pub fn arithmetic(args: &ArithmeticArgs) -> anyhow::Result<()> {
         args.strength,
         data.class_name(to),
         data.class_name(from)
+    );
+    Ok(())
+}
+
+/// A dataset for `anomaly`, converted to the model's input; `noise` makes uniform noise of that
+/// shape. Returns the data and the conversion made, if any.
+fn anomaly_dataset(
+    path: Option<&Path>,
+    model: &MlpVae,
+    limit: usize,
+) -> anyhow::Result<(Dataset, Option<String>)> {
+    let shape = model.spec().image_shape();
+    if path == Some(Path::new("noise")) && !Path::new("noise").exists() {
+        return Ok((Dataset::noise(limit.min(10_000), shape, 1), None));
+    }
+    let data = load_dataset(path)?.truncated(limit);
+    Ok(data.converted_to(shape))
+}
+
+/// `anomaly`: AUROC of each score at telling `--ood` from `--data`.
+pub fn anomaly(args: &AnomalyArgs) -> anyhow::Result<()> {
+    let model = load_model(args.checkpoint.as_deref())?;
+    let limit = args.limit.unwrap_or(usize::MAX);
+    let (inside, inside_note) = anomaly_dataset(args.data.as_deref(), &model, limit)?;
+    let (outside, outside_note) = anomaly_dataset(Some(&args.ood), &model, limit)?;
+    let dim = model.latent_dim();
+
+    let score = |data: &Dataset| -> anyhow::Result<crate::model::ImageScores> {
+        model
+            .score_images(&data.pixels, &mut |_| ControlFlow::Continue(()))?
+            .context("scoring stopped")
+    };
+    let started = Instant::now();
+    let inside_terms = score(&inside)?;
+    let outside_terms = score(&outside)?;
+    let density = Mahalanobis::fit(&inside_terms.means, dim).with_context(|| {
+        format!(
+            "dataset \"{}\" has too few finite latents to fit their density",
+            inside.name
+        )
+    })?;
+    let terms = |t: &crate::model::ImageScores| {
+        let terms = ScoreTerms {
+            means: &t.means,
+            dim,
+            squared_error: &t.squared_error,
+            cross_entropy: &t.reconstruction,
+            kl: &t.kl,
+            complexity: &t.complexity,
+        };
+        anomaly_scores(terms, &density)
+    };
+    let (inside_scores, outside_scores) = (terms(&inside_terms), terms(&outside_terms));
+    let results: Vec<(Score, f64)> = Score::ALL
+        .iter()
+        .filter_map(|&s| {
+            let value = auroc(&inside_scores[s.index()], &outside_scores[s.index()])?;
+            Some((s, value))
+        })
+        .collect();
+    let elapsed = started.elapsed().as_secs_f64();
+    if args.json {
+        let auroc: serde_json::Map<String, serde_json::Value> = results
+            .iter()
+            .map(|(s, v)| (s.key().to_owned(), serde_json::json!(v)))
+            .collect();
+        let report = serde_json::json!({
+            "in_distribution": { "name": inside.name, "images": inside.len(), "conversion": inside_note },
+            "out_of_distribution": { "name": outside.name, "images": outside.len(), "conversion": outside_note },
+            "auroc": auroc,
+            "seconds": elapsed,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    let describe = |d: &Dataset, note: &Option<String>| match note {
+        Some(note) => format!("\"{}\" ({} images, converted: {note})", d.name, d.len()),
+        None => format!("\"{}\" ({} images)", d.name, d.len()),
+    };
+    println!("in-distribution:     {}", describe(&inside, &inside_note));
+    println!("out-of-distribution: {}", describe(&outside, &outside_note));
+    for (score, value) in &results {
+        println!("AUROC {:<28} {value:.4}", score.label());
+    }
+    println!("scored in {elapsed:.2} s");
+    Ok(())
+}
+
+/// `augment`: K decoded samples from a Gaussian around a latent, written as new files.
+pub fn augment(args: &AugmentArgs) -> anyhow::Result<()> {
+    if !(args.sigma.is_finite() && args.sigma >= 0.0) {
+        bail!(
+            "--sigma {} must be a finite number of at least 0",
+            args.sigma
+        );
+    }
+    let model = load_model(args.checkpoint.as_deref())?;
+    let mut data = None;
+    let centre = resolve_latent(
+        &args.around,
+        "--around",
+        &model,
+        &mut data,
+        args.data.as_deref(),
+    )?;
+    let mut rng = crate::rng::Rng::new(args.seed);
+    let latents = gaussian_around(&centre, args.count as usize, args.sigma, &mut rng);
+    let decoder = FastDecoder::from_model(&model)?;
+    let images: Vec<Vec<f32>> = latents.iter().map(|z| decoder.decode(z)).collect();
+    let written = crate::data::export::write_variations(
+        &args.out,
+        &images,
+        &latents,
+        model.spec().image_shape(),
+        args.scale as usize,
+    )?;
+    let first = written
+        .first()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    println!(
+        "wrote {} images and their latents to \"{}\" (first: \"{first}\")",
+        images.len(),
+        args.out.display()
     );
     Ok(())
 }

@@ -59,6 +59,59 @@ pub enum Command {
     Interpolate(InterpolateArgs),
     /// Add an attribute vector (mean µ of one class minus another's) to a latent and decode it.
     Arithmetic(ArithmeticArgs),
+    /// Score every sample of two datasets and print how well each score separates them (AUROC).
+    Anomaly(AnomalyArgs),
+    /// Write K decoded variations around a latent, as PNG files with a CSV of their z.
+    Augment(AugmentArgs),
+}
+
+/// Options of `anomaly`.
+#[derive(Debug, Args)]
+pub struct AnomalyArgs {
+    /// The model; the bundled Fashion-MNIST VAE when absent.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// In-distribution data (the bundled test set when absent); `sprites` for the generated set.
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
+    /// Out-of-distribution data: a path, `sprites`, or `noise` (uniform random pixels).
+    #[arg(long, value_name = "PATH")]
+    pub ood: PathBuf,
+    /// Use at most N images of each set.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `augment`.
+#[derive(Debug, Args)]
+pub struct AugmentArgs {
+    /// The model; the bundled Fashion-MNIST VAE when absent.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// The dataset that an index in --around refers to; the bundled test set when absent.
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
+    /// Centre: a dataset index or a comma-separated z.
+    #[arg(long, value_name = "X", allow_hyphen_values = true)]
+    pub around: String,
+    /// Number of variations.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub count: u32,
+    /// Standard deviation of the Gaussian around the centre.
+    #[arg(long, default_value_t = 0.5)]
+    pub sigma: f32,
+    /// Folder to write into (created if needed); existing files are never overwritten.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Seed of the samples.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Integer upscaling of each PNG, nearest neighbour.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub scale: u32,
 }
 
 /// How to walk between two latents.

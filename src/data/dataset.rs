@@ -133,6 +133,42 @@ impl Dataset {
             .unwrap_or_else(|| format!("class {label}"))
     }
 
+    /// Every image converted to `shape` (see [`super::convert::convert_image`]), with a note of
+    /// the conversion made; the dataset itself when it already has that shape.
+    pub fn converted_to(self, shape: super::ImageShape) -> (Self, Option<String>) {
+        let from = self.image_shape();
+        let Some(note) = super::convert::describe_conversion(from, shape) else {
+            return (self, None);
+        };
+        let pixels = self
+            .pixels
+            .chunks_exact(from.len().max(1))
+            .flat_map(|image| super::convert::convert_image(image, from, shape))
+            .collect();
+        let converted = Self {
+            channels: shape.channels,
+            height: shape.height,
+            width: shape.width,
+            pixels,
+            ..self
+        };
+        (converted, Some(note))
+    }
+
+    /// `count` images of uniform random pixels of `shape` (seeded), labelled 0 as "noise".
+    pub fn noise(count: usize, shape: super::ImageShape, seed: u64) -> Self {
+        let mut rng = crate::rng::Rng::new(seed);
+        Self {
+            name: "uniform noise".into(),
+            height: shape.height,
+            width: shape.width,
+            channels: shape.channels,
+            pixels: (0..count * shape.len()).map(|_| rng.uniform()).collect(),
+            labels: vec![0; count],
+            class_names: vec!["noise".into()],
+        }
+    }
+
     /// The first `count` images (or all of them), for quick runs and tests.
     pub fn truncated(mut self, count: usize) -> Self {
         let count = count.min(self.len());

@@ -172,6 +172,75 @@ pub fn write_latents_csv(path: &Path, latents: &[Vec<f32>]) -> Result<(), Export
     crate::files::write_atomically(path, text.as_bytes()).map_err(io_error(path))
 }
 
+/// Writes each image as `variation-NNNN.png` in `dir` (created if needed) and their latents as
+/// `variations-NNNN.csv`, numbering on from the highest variation already there, so no
+/// existing file is ever replaced (each file is also created with "fail if it exists").
+/// Returns the paths written, images first.
+pub fn write_variations(
+    dir: &Path,
+    images: &[Vec<f32>],
+    latents: &[Vec<f32>],
+    shape: ImageShape,
+    scale: usize,
+) -> Result<Vec<PathBuf>, ExportError> {
+    if images.is_empty() {
+        return Err(ExportError::Empty {
+            path: dir.to_owned(),
+        });
+    }
+    std::fs::create_dir_all(dir).map_err(io_error(dir))?;
+    let start = next_free_index(dir).map_err(io_error(dir))?;
+
+    let mut written = Vec::with_capacity(images.len() + 1);
+    let scale = scale.max(1);
+    for (k, image) in images.iter().enumerate() {
+        let path = dir.join(format!("variation-{:04}.png", start + k));
+        let rgb = frame_rgb(image, shape, scale);
+        let bytes = png_bytes(shape.width * scale, shape.height * scale, rgb, &path)?;
+        crate::files::write_new(&path, &bytes).map_err(io_error(&path))?;
+        written.push(path);
+    }
+
+    let csv_path = dir.join(format!("variations-{start:04}.csv"));
+    let dim = latents.first().map_or(0, Vec::len);
+    let mut text = String::from("file");
+    for d in 0..dim {
+        let _ = write!(text, ",z{d}");
+    }
+    text.push('\n');
+    for (path, z) in written.iter().zip(latents) {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        text.push_str(name);
+        for v in z {
+            let _ = write!(text, ",{v}");
+        }
+        text.push('\n');
+    }
+    crate::files::write_new(&csv_path, text.as_bytes()).map_err(io_error(&csv_path))?;
+    written.push(csv_path);
+    Ok(written)
+}
+
+/// One more than the highest `NNNN` among `variation-NNNN.png` files in `dir`.
+fn next_free_index(dir: &Path) -> std::io::Result<usize> {
+    let mut next = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        let number = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("variation-"))
+            .and_then(|n| n.strip_suffix(".png"))
+            .and_then(|n| n.parse::<usize>().ok());
+        if let Some(number) = number {
+            next = next.max(number + 1);
+        }
+    }
+    Ok(next)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +259,34 @@ mod tests {
         assert_eq!(rgb.len(), 12 * 4 * 3);
         assert_eq!(rgb[0], 0);
         assert_eq!(rgb[6 * 3], 255);
+    }
+
+    #[test]
+    fn variations_never_replace_existing_files() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let images = vec![vec![0.5; 6]; 3];
+        let latents = vec![vec![0.0, 1.0]; 3];
+        let first = write_variations(dir.path(), &images, &latents, SHAPE, 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(first.len(), 4);
+        let before = std::fs::read(&first[0]).unwrap_or_default();
+
+        let brighter = vec![vec![1.0; 6]; 3];
+        let second = write_variations(dir.path(), &brighter, &latents, SHAPE, 1)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(second[0].ends_with("variation-0003.png"), "{:?}", second[0]);
+        assert!(
+            second[3].ends_with("variations-0003.csv"),
+            "{:?}",
+            second[3]
+        );
+        assert_eq!(std::fs::read(&first[0]).unwrap_or_default(), before);
+        assert_eq!(
+            std::fs::read_dir(dir.path())
+                .map(|d| d.count())
+                .unwrap_or(0),
+            8
+        );
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! Datasets and their readers. Knows nothing of models or of the UI.
 
+pub mod convert;
 mod dataset;
 pub mod export;
 pub mod idx;
 pub mod pixels;
+pub mod sprites;
 
 pub use dataset::{Dataset, DatasetError, FASHION_MNIST_CLASSES};
 pub use pixels::{ImageShape, to_rgb8, upscale_rgb8};

@@ -56,6 +56,20 @@ pub fn to_rgb8(values: &[f32], shape: ImageShape) -> Vec<u8> {
     rgb
 }
 
+/// The image's complexity: the length, in nats, of its 8-bit pixels compressed by deflate at
+/// the highest level. Simple images (a few flat regions) compress well; noise does not.
+pub fn complexity_nats(values: &[f32]) -> f64 {
+    use std::io::Write;
+
+    let bytes: Vec<u8> = values.iter().map(|&v| to_byte(v)).collect();
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    let compressed = encoder
+        .write_all(&bytes)
+        .and_then(|()| encoder.finish())
+        .map_or(bytes.len(), |c| c.len());
+    compressed as f64 * 8.0 * std::f64::consts::LN_2
+}
+
 /// Nearest-neighbour upscaling of interleaved RGB bytes by an integer `scale`.
 pub fn upscale_rgb8(rgb: &[u8], width: usize, height: usize, scale: usize) -> Vec<u8> {
     let scale = scale.max(1);
@@ -103,6 +117,14 @@ mod tests {
         };
         let rgb = to_rgb8(&[1.0, 0.0, 0.0, 1.0, 0.0, 0.0], shape);
         assert_eq!(rgb, vec![255, 0, 0, 0, 255, 0]);
+    }
+
+    #[test]
+    fn noise_is_more_complex_than_a_flat_image() {
+        let flat = vec![0.0; 784];
+        let mut rng = crate::rng::Rng::new(2);
+        let noise: Vec<f32> = (0..784).map(|_| rng.uniform()).collect();
+        assert!(complexity_nats(&noise) > 10.0 * complexity_nats(&flat));
     }
 
     #[test]

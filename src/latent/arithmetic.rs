@@ -86,6 +86,18 @@ fn check_length(v: &[f32], expected: usize) -> Result<(), ArithmeticError> {
     }
 }
 
+/// `count` samples from N(centre, σ²·I), seeded by `rng`.
+pub fn gaussian_around(
+    centre: &[f32],
+    count: usize,
+    sigma: f32,
+    rng: &mut crate::rng::Rng,
+) -> Vec<Vec<f32>> {
+    (0..count)
+        .map(|_| centre.iter().map(|&c| c + sigma * rng.normal()).collect())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +131,20 @@ mod tests {
             Ok(vec![3.5, 3.0])
         );
         assert!(analogy(&[1.0], &[1.0, 2.0], &[0.0]).is_err());
+    }
+
+    #[test]
+    fn samples_around_a_centre_spread_by_sigma() {
+        let mut rng = crate::rng::Rng::new(8);
+        let samples = gaussian_around(&[5.0, -1.0], 20_000, 0.5, &mut rng);
+        assert_eq!(samples.len(), 20_000);
+        let mean0 = samples.iter().map(|s| s[0]).sum::<f32>() / 20_000.0;
+        let var0 = samples.iter().map(|s| (s[0] - mean0).powi(2)).sum::<f32>() / 20_000.0;
+        assert!((mean0 - 5.0).abs() < 0.02 && (var0.sqrt() - 0.5).abs() < 0.02);
+        assert_eq!(
+            gaussian_around(&[1.0], 2, 0.0, &mut rng),
+            vec![vec![1.0], vec![1.0]]
+        );
     }
 
     #[test]
