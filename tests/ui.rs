@@ -303,3 +303,144 @@ fn the_attribute_strength_slider_changes_the_preview() {
     assert!(app.z().iter().all(|&v| v == 0.0));
     assert_ne!(app.effective_z(), app.z());
 }
+
+/// A dropped file, as the window system would hand it over.
+#[derive(Debug)]
+struct Dropped(std::path::PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+fn score_the_dataset(harness: &mut Harness<'_, ExplorerApp>) {
+    harness.get_by_label("Anomalies").click();
+    // The bottom panel shrinks to the new tool a frame later; click where it settles.
+    harness.run_steps(5);
+    harness.get_by_label("Score the dataset").click();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while harness.state().anomalies().scores.is_none() {
+        assert!(Instant::now() < deadline, "scoring did not finish in time");
+        let errors: Vec<&str> = harness
+            .state()
+            .notices()
+            .iter()
+            .filter(|n| n.is_error)
+            .map(|n| n.text.as_str())
+            .collect();
+        assert!(errors.is_empty(), "scoring failed: {errors:?}");
+        std::thread::sleep(Duration::from_millis(20));
+        harness.step();
+    }
+    harness.run_steps(3);
+}
+
+#[test]
+fn the_threshold_slider_selects_the_samples_above_its_percentile() {
+    let mut harness = harness();
+    wait_for_map(&mut harness);
+    score_the_dataset(&mut harness);
+
+    // 99th percentile of 10,000 samples: the 100 highest are above it.
+    assert_eq!(harness.state().anomalies().above_threshold().len(), 100);
+    harness
+        .get_by_role_and_label(Role::Slider, "threshold percentile")
+        .set_value_accesskit(90.0);
+    harness.run_steps(2);
+    let above = harness.state().anomalies().above_threshold();
+    assert_eq!(above.len(), 1000);
+
+    let scores = harness
+        .state()
+        .anomalies()
+        .scores
+        .clone()
+        .unwrap_or_else(|| panic!("no scores"));
+    let values = scores.of(latent_explorer::latent::Score::Reconstruction);
+    let lowest_above = above
+        .iter()
+        .map(|&i| values[i])
+        .fold(f64::INFINITY, f64::min);
+    let below = (0..values.len()).filter(|i| !above.contains(i));
+    assert!(below.map(|i| values[i]).all(|v| v <= lowest_above));
+}
+
+#[test]
+fn a_dropped_file_that_is_no_image_gives_a_message_and_changes_nothing() {
+    let mut harness = harness();
+    wait_for_map(&mut harness);
+    score_the_dataset(&mut harness);
+    harness.get_by_label("Random").click();
+    harness.run_steps(2);
+    let z = harness.state().z().to_vec();
+
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let fake = dir.path().join("holiday.png");
+    std::fs::write(&fake, b"this is not a PNG").unwrap_or_else(|e| panic!("{e}"));
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, b"hello").unwrap_or_else(|e| panic!("{e}"));
+    for path in [&fake, &notes] {
+        let file: egui::DroppedFileHandle = std::sync::Arc::new(Dropped(path.clone()));
+        harness.input_mut().dropped_files.push(file);
+        harness.run_steps(2);
+    }
+
+    let app = harness.state();
+    let messages: Vec<&str> = app.notices().iter().map(|n| n.text.as_str()).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.starts_with(&format!("image \"{}\": ", fake.display()))),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("notes.txt\": drop a PNG or JPEG image")),
+        "{messages:?}"
+    );
+    assert_eq!(app.z(), z.as_slice());
+    assert_eq!(app.map_point_count(), 10_000);
+    assert!(app.anomalies().checked.is_none());
+}
+
+#[test]
+fn a_dropped_image_is_scored_against_the_dataset() {
+    let mut harness = harness();
+    wait_for_map(&mut harness);
+    score_the_dataset(&mut harness);
+
+    // A 40×40 colour picture of a white bar, which the model sees as 28×28 grey.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("bar.png");
+    let picture = image::RgbImage::from_fn(40, 40, |x, _| {
+        if (15..25).contains(&x) {
+            image::Rgb([255, 255, 255])
+        } else {
+            image::Rgb([0, 0, 40])
+        }
+    });
+    picture.save(&path).unwrap_or_else(|e| panic!("{e}"));
+    let file: egui::DroppedFileHandle = std::sync::Arc::new(Dropped(path));
+    harness.input_mut().dropped_files.push(file);
+    harness.run_steps(3);
+
+    let checked = harness
+        .state()
+        .anomalies()
+        .checked
+        .clone()
+        .unwrap_or_else(|| panic!("not checked"));
+    assert_eq!(
+        checked.conversion.as_deref(),
+        Some("RGB to grey, 40×40 to 28×28 (area average)")
+    );
+    assert_eq!(checked.pixels.len(), 784);
+    assert!(checked.percentiles.iter().all(|p| (0.0..=1.0).contains(p)));
+    assert!(checked.scores.iter().all(|s| s.is_finite()));
+}

@@ -4,7 +4,19 @@
 use std::path::PathBuf;
 
 use super::interpolation::{End, PlayMode};
-use crate::latent::PathMethod;
+use crate::latent::{PathMethod, Score};
+
+/// The tools in the bottom panel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tool {
+    /// Endpoints, strip, playback.
+    #[default]
+    Interpolation,
+    /// Scores, histogram, threshold, gallery, image check.
+    Anomalies,
+    /// Variations around z.
+    Augment,
+}
 
 /// Where an interpolation endpoint comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,4 +129,32 @@ pub enum Command {
     },
     /// Set z to the analogy's result.
     UseAnalogy,
+
+    /// Show another tool in the bottom panel.
+    ShowTool(Tool),
+    /// Score every dataset sample in the background.
+    ScoreDataset,
+    /// Colour the map by class (`None`) or by a score.
+    ColorMapBy(Option<Score>),
+    /// The score the histogram, threshold and gallery use.
+    ChooseScore(Score),
+    /// The threshold, as a percentile of the dataset's scores.
+    SetPercentile(f32),
+    /// Write the samples above the threshold as CSV.
+    ExportAnomalies(PathBuf),
+    /// Convert, encode, reconstruct and score an image file.
+    CheckImage(PathBuf),
+    /// Choose an image to check with the system's file dialog.
+    BrowseImage,
+    /// Draw new variations around z (or along the interpolation).
+    GenerateVariations {
+        /// How many.
+        count: usize,
+        /// Their spread around z.
+        sigma: f32,
+        /// Spread them along the interpolation path instead of around z.
+        along_path: bool,
+    },
+    /// Write the variations as new PNG files with a CSV of their z into a folder.
+    WriteVariations(PathBuf),
 }

@@ -3,6 +3,7 @@
 //! Drawing code (in [`panels`]) reads state and pushes [`Command`]s; [`ExplorerApp`] applies
 //! them, polls background jobs and owns the caches.
 
+pub mod anomaly;
 mod command;
 mod explorer;
 pub mod interpolation;
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 
-pub use command::{Command, EndSource, ExportKind};
+pub use command::{Command, EndSource, ExportKind, Tool};
 pub use explorer::{Analogy, AttributeState, Drafts, ExplorerApp, Notice, Settings};
 pub use screenshot::ScreenshotTask;
 pub use session::Session;
@@ -83,6 +84,8 @@ pub struct Startup {
     pub pick: Option<usize>,
     /// Interpolate between these two dataset samples.
     pub ends: Option<(usize, usize)>,
+    /// Score the dataset, colour the map by reconstruction error and show the anomaly tool.
+    pub anomalies: bool,
 }
 
 impl Startup {
@@ -94,6 +97,13 @@ impl Startup {
         }
         if let Some(idx) = self.pick {
             commands.push(Command::PickSample(idx));
+        }
+        if self.anomalies {
+            commands.push(Command::ScoreDataset);
+            commands.push(Command::ColorMapBy(Some(
+                crate::latent::Score::Reconstruction,
+            )));
+            commands.push(Command::ShowTool(Tool::Anomalies));
         }
         commands
     }

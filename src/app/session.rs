@@ -43,6 +43,20 @@ impl Session {
     pub fn latent_dim(&self) -> usize {
         self.decoder.latent_dim()
     }
+
+    /// Dataset sample `idx` encoded to µ and decoded again (empty past the end).
+    pub fn decoder_reconstruction(&self, idx: usize) -> Vec<f32> {
+        let Some(image) = self.dataset.image(idx) else {
+            return Vec::new();
+        };
+        match self
+            .model
+            .encode_means(image, &mut |_| std::ops::ControlFlow::Continue(()))
+        {
+            Ok(Some(mean)) => self.decoder.decode(&mean),
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// The current point in latent space and its decoded image.

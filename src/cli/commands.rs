@@ -33,6 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let startup = app::Startup {
                 pick: args.pick,
                 ends: args.ends,
+                anomalies: args.anomalies,
             };
             app::screenshot(&args.open.to_request(), &args.out, args.size, startup)
         }

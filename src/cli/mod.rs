@@ -310,6 +310,9 @@ pub struct ScreenshotArgs {
     /// Interpolate between these two dataset samples once the map is ready.
     #[arg(long, value_name = "A,B", value_parser = parse_pair)]
     pub ends: Option<(usize, usize)>,
+    /// Score the dataset, colour the map by reconstruction error and show the anomaly tool.
+    #[arg(long)]
+    pub anomalies: bool,
     /// Window size as WIDTHxHEIGHT.
     #[arg(long, default_value = "1400x860", value_parser = parse_size)]
     pub size: (u32, u32),

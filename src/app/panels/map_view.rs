@@ -12,6 +12,7 @@ use crate::app::interpolation::{End, Interpolation};
 use crate::app::map_job::LatentMap;
 use crate::app::session::{LatentPoint, Session};
 use crate::app::textures::CachedTexture;
+use crate::latent::Score;
 
 /// Ten colours that stay apart on a dark background, one per class (they repeat past ten).
 const CLASS_COLORS: [Color32; 10] = [
@@ -33,6 +34,62 @@ const PICK_RADIUS: f32 = 8.0;
 /// The colour of class `label`.
 pub fn class_color(label: u32) -> Color32 {
     CLASS_COLORS[label as usize % CLASS_COLORS.len()]
+}
+
+/// What the map draws on top of the dataset.
+pub struct MapOverlay<'a> {
+    /// The interpolation, for its path and ends.
+    pub interpolation: &'a Interpolation,
+    /// Colour the samples by this score's values instead of by class.
+    pub color_by: Option<(Score, &'a [f64])>,
+    /// Samples to ring (those above the anomaly threshold).
+    pub highlighted: &'a [usize],
+    /// The posterior mean of a checked image, to mark.
+    pub checked: Option<&'a [f32]>,
+}
+
+/// Number of colour steps for a continuous score.
+const SCORE_BINS: usize = 24;
+
+/// A perceptually ordered map from 0 to 1: dark blue through green to yellow (after viridis).
+pub fn score_color(t: f32) -> Color32 {
+    const STOPS: [(f32, [u8; 3]); 5] = [
+        (0.0, [68, 1, 84]),
+        (0.25, [59, 82, 139]),
+        (0.5, [33, 145, 140]),
+        (0.75, [94, 201, 98]),
+        (1.0, [253, 231, 37]),
+    ];
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        1.0
+    };
+    let upper = STOPS
+        .iter()
+        .position(|(s, _)| *s >= t)
+        .unwrap_or(STOPS.len() - 1)
+        .max(1);
+    let ((t0, c0), (t1, c1)) = (STOPS[upper - 1], STOPS[upper]);
+    let f = (t - t0) / (t1 - t0);
+    let mix = |a: u8, b: u8| (f32::from(a) + f * (f32::from(b) - f32::from(a))).round() as u8;
+    Color32::from_rgb(mix(c0[0], c1[0]), mix(c0[1], c1[1]), mix(c0[2], c1[2]))
+}
+
+/// The 1st and 99th percentiles of the finite values, the colour map's ends.
+fn color_range(values: &[f64]) -> (f64, f64) {
+    let mut finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if finite.is_empty() {
+        return (0.0, 1.0);
+    }
+    finite.sort_by(f64::total_cmp);
+    let at = |q: f64| finite[((finite.len() - 1) as f64 * q).round() as usize];
+    let (low, high) = (at(0.01), at(0.99));
+    if high > low {
+        (low, high)
+    } else {
+        (low, low + 1.0)
+    }
 }
 
 /// Where the map's background work stands.
@@ -112,9 +169,10 @@ impl MapView {
         state: &MapState,
         session: &Session,
         point: &LatentPoint,
-        interpolation: &Interpolation,
+        overlay: &MapOverlay<'_>,
         commands: &mut Vec<Command>,
     ) {
+        let interpolation = overlay.interpolation;
         let map = match state {
             MapState::Ready(map) => map,
             MapState::Building => {
@@ -140,6 +198,17 @@ impl MapView {
         };
         self.rebuild_series(map, session);
         map_header_ui(ui, map);
+        let by_score = overlay.color_by.map(|(score, values)| {
+            let (low, high) = color_range(values);
+            color_bar_ui(ui, score, low, high);
+            score_series(&map.pca.coords, values, low, high)
+        });
+        let rings: Vec<[f64; 2]> = overlay
+            .highlighted
+            .iter()
+            .filter_map(|&i| map.pca.coords.get(i).copied().flatten())
+            .collect();
+        let checked = overlay.checked.map(|z| map.pca.projection.project(z));
 
         let current = map.pca.projection.project(&point.effective());
         let project = |z: &[f32]| map.pca.projection.project(z);
@@ -164,12 +233,49 @@ impl MapView {
             .x_axis_label("PC1")
             .y_axis_label("PC2")
             .show(ui, |plot_ui| {
-                for class in series {
+                match &by_score {
+                    None => {
+                        for class in series {
+                            plot_ui.points(
+                                Points::new(class.name.clone(), &class.points[..])
+                                    .color(class.color)
+                                    .radius(1.5)
+                                    .filled(true)
+                                    .allow_hover(false),
+                            );
+                        }
+                    }
+                    Some(bins) => {
+                        // One series per colour step; they share a name so the legend shows one.
+                        for (k, bin) in bins.iter().enumerate() {
+                            let t = (k as f32 + 0.5) / SCORE_BINS as f32;
+                            plot_ui.points(
+                                Points::new("by score", bin.clone())
+                                    .color(score_color(t))
+                                    .radius(1.5)
+                                    .filled(true)
+                                    .allow_hover(false),
+                            );
+                        }
+                    }
+                }
+                if !rings.is_empty() {
                     plot_ui.points(
-                        Points::new(class.name.clone(), &class.points[..])
-                            .color(class.color)
-                            .radius(1.5)
+                        Points::new("above threshold", rings)
+                            .shape(MarkerShape::Circle)
+                            .filled(false)
+                            .radius(4.0)
+                            .color(Color32::from_rgb(255, 60, 60))
+                            .allow_hover(false),
+                    );
+                }
+                if let Some([x, y]) = checked.filter(|c| c.iter().all(|v| v.is_finite())) {
+                    plot_ui.points(
+                        Points::new("checked image", vec![[x, y]])
+                            .shape(MarkerShape::Square)
                             .filled(true)
+                            .radius(7.0)
+                            .color(Color32::from_rgb(255, 60, 60))
                             .allow_hover(false),
                     );
                 }
@@ -288,6 +394,45 @@ impl MapView {
             });
         }
     }
+}
+
+/// The samples' positions split into [`SCORE_BINS`] colour steps of their value.
+fn score_series(
+    coords: &[Option<[f64; 2]>],
+    values: &[f64],
+    low: f64,
+    high: f64,
+) -> Vec<Vec<[f64; 2]>> {
+    let mut bins = vec![Vec::new(); SCORE_BINS];
+    for (c, &v) in coords.iter().zip(values) {
+        let Some(c) = c else { continue };
+        let t = if v.is_finite() {
+            ((v - low) / (high - low)).clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        let k = ((t * SCORE_BINS as f64) as usize).min(SCORE_BINS - 1);
+        bins[k].push(*c);
+    }
+    bins
+}
+
+/// A horizontal colour bar with the values at its ends.
+fn color_bar_ui(ui: &mut egui::Ui, score: Score, low: f64, high: f64) {
+    ui.horizontal(|ui| {
+        ui.label(format!("{}: {low:.1}", score.label()));
+        let (rect, _) = ui.allocate_exact_size(egui::vec2(200.0, 12.0), egui::Sense::hover());
+        let steps = 50;
+        for k in 0..steps {
+            let x0 = rect.left() + rect.width() * k as f32 / steps as f32;
+            let x1 = rect.left() + rect.width() * (k + 1) as f32 / steps as f32;
+            let cell =
+                egui::Rect::from_min_max(egui::pos2(x0, rect.top()), egui::pos2(x1, rect.bottom()));
+            ui.painter()
+                .rect_filled(cell, 0.0, score_color((k as f32 + 0.5) / steps as f32));
+        }
+        ui.label(format!("{high:.1} (1st to 99th percentile)"));
+    });
 }
 
 /// The line above the plot: what the axes mean and what was left out.

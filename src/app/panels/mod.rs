@@ -1,6 +1,8 @@
 //! The regions of the window. Each reads state and pushes [`super::Command`]s; none changes
 //! state itself.
 
+pub mod anomaly_panel;
+pub mod augment_panel;
 pub mod interpolation_panel;
 pub mod latent_panel;
 pub mod library_panel;

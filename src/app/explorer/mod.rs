@@ -6,14 +6,21 @@ use serde::{Deserialize, Serialize};
 
 use std::path::PathBuf;
 
+mod tools;
+
+pub use tools::{AnomalyView, Variations};
+
 use super::Command;
-use super::command::{EndSource, ExportKind};
+use super::command::{EndSource, ExportKind, Tool};
 use super::interpolation::{Endpoint, Interpolation};
 use super::jobs::{Job, JobEvent, Progress};
 use super::map_job::{LatentMap, build_map};
+use super::panels::anomaly_panel::{AnomalyTextures, anomaly_panel_ui};
+use super::panels::augment_panel::{AugmentDrafts, VariationTextures, augment_panel_ui};
 use super::panels::interpolation_panel::{StripTextures, interpolation_panel_ui};
 use super::panels::latent_panel::latent_panel_ui;
 use super::panels::library_panel::{LibraryTextures, library_panel_ui};
+use super::panels::map_view::MapOverlay;
 use super::panels::map_view::{MapState, MapView};
 use super::panels::preview::{PreviewTextures, preview_ui};
 use super::panels::status_bar::status_bar_ui;
@@ -67,6 +74,8 @@ pub struct Drafts {
     pub to_class: u32,
     /// Name for the next attribute vector.
     pub vector_name: String,
+    /// Where the list of anomalies goes.
+    pub anomaly_path: String,
 }
 
 /// The attribute vector applied to the preview, and how strongly.
@@ -119,6 +128,13 @@ pub struct ExplorerApp {
     analogy: Analogy,
     drafts: Drafts,
     export_job: Option<Job<PathBuf>>,
+    tool: Tool,
+    anomaly: AnomalyView,
+    anomaly_textures: AnomalyTextures,
+    variations: Variations,
+    variation_seed: u64,
+    variation_textures: VariationTextures,
+    augment_drafts: AugmentDrafts,
 }
 
 impl ExplorerApp {
@@ -151,11 +167,19 @@ impl ExplorerApp {
             analogy: Analogy::default(),
             drafts: Drafts {
                 export_path: "interpolation.png".into(),
+                anomaly_path: "anomalies.csv".into(),
                 from_class: 5,
                 to_class: 7,
                 ..Drafts::default()
             },
             export_job: None,
+            tool: Tool::default(),
+            anomaly: AnomalyView::default(),
+            anomaly_textures: AnomalyTextures::default(),
+            variations: Variations::default(),
+            variation_seed: 0,
+            variation_textures: VariationTextures::default(),
+            augment_drafts: AugmentDrafts::default(),
         };
         app.open_library(data_dir());
         app
@@ -256,6 +280,16 @@ impl ExplorerApp {
         &self.analogy
     }
 
+    /// The anomaly tool's scores, threshold and checked image.
+    pub fn anomalies(&self) -> &AnomalyView {
+        &self.anomaly
+    }
+
+    /// The variations generated around z.
+    pub fn variations(&self) -> &Variations {
+        &self.variations
+    }
+
     /// True while an export is being written.
     pub fn is_exporting(&self) -> bool {
         self.export_job.is_some()
@@ -319,6 +353,29 @@ impl ExplorerApp {
     /// Messages shown to the user.
     pub fn notices(&self) -> &[Notice] {
         &self.notices
+    }
+
+    /// Files dropped on the window: images are checked; anything else is explained.
+    fn take_dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped = ctx.input(|i| i.raw.dropped_files.clone());
+        for file in dropped {
+            let path = file.path().to_path_buf();
+            if path.as_os_str().is_empty() {
+                self.warn("a file was dropped without a path; save it to a file first".into());
+                continue;
+            }
+            let extension = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_lowercase);
+            match extension.as_deref() {
+                Some("png" | "jpg" | "jpeg") => self.commands.push(Command::CheckImage(path)),
+                _ => self.warn(format!(
+                    "\"{}\": drop a PNG or JPEG image to check it against the dataset",
+                    path.display()
+                )),
+            }
+        }
     }
 
     fn start_map_job(&mut self, ctx: &egui::Context) {
@@ -506,7 +563,7 @@ impl ExplorerApp {
                     self.point.set_all(&z, None, decoder);
                 }
             }
-            _ => {}
+            other => self.apply_tool_command(other, ctx),
         }
     }
 
@@ -661,6 +718,8 @@ impl ExplorerApp {
         }
         self.poll_map_job();
         self.poll_export_job();
+        self.poll_tool_jobs();
+        self.take_dropped_files(&ctx);
         let dt = ctx.input(|i| i.stable_dt);
         if let Some(z) = self.interpolation.advance(dt) {
             self.point.set_all(&z, None, &self.session.decoder);
@@ -696,20 +755,51 @@ impl ExplorerApp {
                 );
             });
 
-        egui::Panel::bottom("interpolation")
+        egui::Panel::bottom("tools")
             .resizable(true)
-            .default_size(190.0)
+            .default_size(200.0)
             .show(ui, |ui| {
-                interpolation_panel_ui(
-                    ui,
-                    &self.interpolation,
-                    &mut self.strip_textures,
-                    &mut self.drafts,
-                    &self.session,
-                    &self.library,
-                    self.export_job.is_some(),
-                    &mut self.commands,
-                );
+                ui.horizontal(|ui| {
+                    for (tool, label) in [
+                        (Tool::Interpolation, "Interpolation"),
+                        (Tool::Anomalies, "Anomalies"),
+                        (Tool::Augment, "Augment"),
+                    ] {
+                        if ui.selectable_label(self.tool == tool, label).clicked() {
+                            self.commands.push(Command::ShowTool(tool));
+                        }
+                    }
+                });
+                ui.separator();
+                match self.tool {
+                    Tool::Interpolation => interpolation_panel_ui(
+                        ui,
+                        &self.interpolation,
+                        &mut self.strip_textures,
+                        &mut self.drafts,
+                        &self.session,
+                        &self.library,
+                        self.export_job.is_some(),
+                        &mut self.commands,
+                    ),
+                    Tool::Anomalies => anomaly_panel_ui(
+                        ui,
+                        &self.anomaly,
+                        &mut self.anomaly_textures,
+                        &mut self.drafts,
+                        &self.session,
+                        &mut self.commands,
+                    ),
+                    Tool::Augment => augment_panel_ui(
+                        ui,
+                        &self.variations,
+                        &mut self.variation_textures,
+                        &mut self.augment_drafts,
+                        &self.session,
+                        !self.interpolation.latents.is_empty(),
+                        &mut self.commands,
+                    ),
+                }
             });
 
         // Slider moves are applied before the preview is drawn, so it shows them this frame.
@@ -736,12 +826,22 @@ impl ExplorerApp {
                 });
             });
         egui::CentralPanel::default_margins().show(ui, |ui| {
+            let highlighted = self.anomaly.above_threshold();
+            let overlay = MapOverlay {
+                interpolation: &self.interpolation,
+                color_by: self
+                    .anomaly
+                    .color_by
+                    .and_then(|s| Some((s, self.anomaly.scores.as_ref()?.of(s)))),
+                highlighted: &highlighted,
+                checked: self.anomaly.checked.as_ref().map(|c| c.mean.as_slice()),
+            };
             self.map_view.ui(
                 ui,
                 &self.map,
                 &self.session,
                 &self.point,
-                &self.interpolation,
+                &overlay,
                 &mut self.commands,
             );
         });
@@ -752,7 +852,10 @@ impl ExplorerApp {
             ctx.request_repaint();
         }
 
-        let map_done = !self.is_building_map();
+        let map_done = !self.is_building_map()
+            && self.when_map_ready.is_empty()
+            && self.anomaly.job.is_none()
+            && self.export_job.is_none();
         if let Some(task) = &mut self.screenshot {
             task.step(&ctx, map_done);
         }
