@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use latent_explorer::app::{ExplorerApp, OpenRequest, Settings, open_session};
 use latent_explorer::bundled;
-use latent_explorer::model::FastDecoder;
 use latent_explorer::model::train::{TrainConfig, train};
+use latent_explorer::model::{FastDecoder, Model};
 use latent_explorer::projection::fit_pca;
 
 fn median(mut samples: Vec<f64>) -> f64 {
@@ -39,7 +39,10 @@ fn report(name: &str, value: f64, unit: &str, target: &str) {
 }
 
 fn main() -> anyhow::Result<()> {
-    let model = bundled::model()?;
+    let model = bundled::model()?.model;
+    let Model::Mlp(mlp) = &model else {
+        anyhow::bail!("the bundled model is not an MLP");
+    };
     let data = bundled::dataset()?;
     let dim = model.latent_dim();
     let z: Vec<f32> = (0..dim).map(|i| (i as f32 * 0.7).sin()).collect();
@@ -52,7 +55,7 @@ fn main() -> anyhow::Result<()> {
     );
 
     // The slider path: one latent, decoded on the UI thread.
-    let fast = FastDecoder::from_model(&model)?;
+    let fast = FastDecoder::from_model(mlp)?;
     let mut out = Vec::new();
     let secs = time(1000, 20_000, || fast.decode_into(black_box(&z), &mut out));
     report(

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use crate::data::{Dataset, DatasetError};
-use crate::model::{CheckpointError, MlpVae, load_checkpoint_bytes};
+use crate::model::{CheckpointError, LoadedModel, load_model_bytes};
 
 /// Where the bundled checkpoint lives in the source tree; also its name in messages.
 pub const MODEL_PATH: &str = "assets/fashion-vae-16.safetensors";
@@ -17,8 +17,8 @@ const IMAGE_BYTES: &[u8] = include_bytes!("../assets/fashion-mnist/t10k-images-i
 const LABEL_BYTES: &[u8] = include_bytes!("../assets/fashion-mnist/t10k-labels-idx1-ubyte.gz");
 
 /// The VAE trained by this project on the 60,000 Fashion-MNIST training images.
-pub fn model() -> Result<MlpVae, CheckpointError> {
-    load_checkpoint_bytes(MODEL_BYTES, Path::new(MODEL_PATH))
+pub fn model() -> Result<LoadedModel, CheckpointError> {
+    load_model_bytes(MODEL_BYTES, Path::new(MODEL_PATH), None)
 }
 
 /// The 10,000 Fashion-MNIST test images with their labels.
@@ -32,9 +32,9 @@ pub fn dataset() -> Result<Dataset, DatasetError> {
 }
 
 /// The checkpoint at `path`, or the bundled model when `path` is `None`.
-pub fn load_model(path: Option<&Path>) -> Result<MlpVae, CheckpointError> {
+pub fn load_model(path: Option<&Path>) -> Result<LoadedModel, CheckpointError> {
     match path {
-        Some(path) => crate::model::load_checkpoint(path),
+        Some(path) => crate::model::load_model(path),
         None => model(),
     }
 }

@@ -4,11 +4,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use latent_explorer::bundled;
-use latent_explorer::model::{FastDecoder, MlpVae, load_checkpoint, save_checkpoint};
+use latent_explorer::model::{
+    ArchitectureSource, FastDecoder, Model, load_checkpoint, load_model, save_checkpoint,
+};
 use safetensors::{Dtype, SafeTensors};
 
-fn bundled_model() -> MlpVae {
-    bundled::model().unwrap_or_else(|e| panic!("{e}"))
+fn bundled_model() -> Model {
+    bundled::model().unwrap_or_else(|e| panic!("{e}")).model
 }
 
 fn temp_dir() -> tempfile::TempDir {
@@ -83,7 +85,10 @@ fn save_then_load_gives_identical_outputs() {
 #[test]
 fn the_fast_decoder_matches_candle() {
     let model = bundled_model();
-    let fast = FastDecoder::from_model(&model).unwrap_or_else(|e| panic!("{e}"));
+    let Model::Mlp(mlp) = &model else {
+        panic!("the bundled model is not an MLP");
+    };
+    let fast = FastDecoder::from_model(mlp).unwrap_or_else(|e| panic!("{e}"));
     let z: Vec<f32> = (0..model.latent_dim())
         .map(|i| (i as f32 * 0.91).cos() * 1.5)
         .collect();
@@ -247,16 +252,51 @@ fn a_truncated_file_is_refused() {
 }
 
 #[test]
-fn a_file_without_metadata_is_refused() {
+fn a_file_without_metadata_is_recognised_by_its_tensor_names() {
     let (tensors, _) = bundled_parts();
     let dir = temp_dir();
     let path = write_parts(dir.path(), &tensors, None);
-    assert_eq!(
-        load_error(&path),
-        format!(
-            "checkpoint \"{}\": has no latent-explorer metadata (no \"format\" key in the header), so its architecture is unknown",
+    let loaded = load_model(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        loaded.architecture,
+        ArchitectureSource::Recognised(_)
+    ));
+    assert_eq!(loaded.model.spec().input_shape, [1, 28, 28]);
+    assert_eq!(loaded.model.spec().hidden, vec![400]);
+
+    let z = vec![0.25; 16];
+    let a = bundled_model()
+        .decode_batch(&z)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let b = loaded
+        .model
+        .decode_batch(&z)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(a, b);
+}
+
+#[test]
+fn tensors_of_no_known_layout_are_refused_with_advice() {
+    let (tensors, _) = bundled_parts();
+    let renamed: RawTensors = tensors
+        .into_iter()
+        .map(|(name, dtype, shape, data)| (format!("net.{name}"), dtype, shape, data))
+        .collect();
+    let dir = temp_dir();
+    let path = write_parts(dir.path(), &renamed, None);
+    let message = load_error(&path);
+    assert!(
+        message.starts_with(&format!(
+            "checkpoint \"{}\": its architecture is unknown: no latent-explorer metadata, no config.json beside it, and its tensors (net.decoder.0.bias [400], ",
             path.display()
-        )
+        )),
+        "{message}"
+    );
+    assert!(
+        message.ends_with(
+            "… 10 in all) match no known layout; describe it in a config.json (see the README)"
+        ),
+        "{message}"
     );
 }
 

@@ -9,7 +9,7 @@ use super::jobs::JobContext;
 use crate::data::convert::{convert_image, describe_conversion};
 use crate::data::{Dataset, ImageShape};
 use crate::latent::{Mahalanobis, Score, ScoreTerms, anomaly_scores, percentile_of};
-use crate::model::{ImageScores, MlpVae};
+use crate::model::{ImageScores, Model};
 
 /// Every sample's scores, with what is needed to score new images the same way.
 #[derive(Debug, Clone)]
@@ -65,7 +65,7 @@ fn scores_from_terms(terms: &ImageScores, dim: usize, density: &Mahalanobis) -> 
 
 /// Scores every image of `dataset`; runs on the job's thread.
 pub fn score_dataset(
-    model: &MlpVae,
+    model: &Model,
     dataset: &Arc<Dataset>,
     cx: &JobContext<DatasetScores>,
 ) -> Result<DatasetScores, String> {
@@ -120,7 +120,7 @@ pub struct CheckedImage {
 /// Reads an image file, converts it to the model's input and scores it against `scores`.
 pub fn check_image(
     path: &Path,
-    model: &MlpVae,
+    model: &Model,
     scores: &DatasetScores,
     version: u64,
 ) -> Result<CheckedImage, String> {

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::latent::{PathMethod, lerp, path, slerp};
-use crate::model::FastDecoder;
+use crate::model::PointDecoder;
 
 /// Fewest and most frames in the strip.
 pub const STEPS_RANGE: std::ops::RangeInclusive<usize> = 3..=32;
@@ -88,7 +88,7 @@ impl Default for Interpolation {
 
 impl Interpolation {
     /// Sets one end and recomputes the strip.
-    pub fn set_end(&mut self, end: End, endpoint: Endpoint, decoder: &FastDecoder) {
+    pub fn set_end(&mut self, end: End, endpoint: Endpoint, decoder: &PointDecoder) {
         match end {
             End::A => self.a = Some(endpoint),
             End::B => self.b = Some(endpoint),
@@ -97,13 +97,13 @@ impl Interpolation {
     }
 
     /// Sets the frame count (clamped to [`STEPS_RANGE`]) and recomputes the strip.
-    pub fn set_steps(&mut self, steps: usize, decoder: &FastDecoder) {
+    pub fn set_steps(&mut self, steps: usize, decoder: &PointDecoder) {
         self.steps = steps.clamp(*STEPS_RANGE.start(), *STEPS_RANGE.end());
         self.rebuild(decoder);
     }
 
     /// Sets the method and recomputes the strip.
-    pub fn set_method(&mut self, method: PathMethod, decoder: &FastDecoder) {
+    pub fn set_method(&mut self, method: PathMethod, decoder: &PointDecoder) {
         self.method = method;
         self.rebuild(decoder);
     }
@@ -134,7 +134,7 @@ impl Interpolation {
         };
     }
 
-    fn rebuild(&mut self, decoder: &FastDecoder) {
+    fn rebuild(&mut self, decoder: &PointDecoder) {
         self.version += 1;
         let Some((a, b)) = self.ends() else {
             self.latents.clear();

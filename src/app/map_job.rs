@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::jobs::JobContext;
 use crate::data::Dataset;
-use crate::model::MlpVae;
+use crate::model::Model;
 use crate::projection::{FittedPca, fit_pca};
 
 /// The dataset as the map shows it: each sample's µ and its place in 2-D.
@@ -43,7 +43,7 @@ impl LatentMap {
 
 /// Encodes `dataset` with `model` and projects the means; runs on the job's thread.
 pub fn build_map(
-    model: &MlpVae,
+    model: &Model,
     dataset: &Arc<Dataset>,
     cx: &JobContext<LatentMap>,
 ) -> Result<LatentMap, String> {

@@ -53,7 +53,7 @@ pub fn open_session(args: &OpenRequest) -> anyhow::Result<Session> {
         samples = dataset.len(),
         "opened"
     );
-    Session::new(model, model_name, dataset).map_err(|e| anyhow!(e))
+    Session::new(model, model_name, std::sync::Arc::new(dataset)).map_err(|e| anyhow!(e))
 }
 
 fn native_options(size: (u32, u32)) -> eframe::NativeOptions {

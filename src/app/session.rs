@@ -7,35 +7,68 @@ use std::time::Instant;
 
 use crate::data::Dataset;
 use crate::latent::{Rng, sample_prior};
-use crate::model::{FastDecoder, MlpVae, ModelError};
+use crate::model::{ArchitectureSource, FileFormat, LoadedModel, Model, PointDecoder};
+
+/// How the open model was read, for the Model panel.
+#[derive(Debug, Clone)]
+pub struct ModelSource {
+    /// The file, or the bundled model's place in the source tree.
+    pub path: std::path::PathBuf,
+    /// The container format.
+    pub format: FileFormat,
+    /// Where the architecture came from.
+    pub architecture: ArchitectureSource,
+    /// The weights' element types as stored.
+    pub stored_dtypes: Vec<String>,
+    /// Conversions and things passed over.
+    pub notes: Vec<String>,
+}
 
 /// A loaded model with the dataset it explores.
 pub struct Session {
     /// The network, for batch work on background threads.
-    pub model: Arc<MlpVae>,
-    /// The decoder as plain arrays, for the per-frame slider path.
-    pub decoder: FastDecoder,
+    pub model: Arc<Model>,
+    /// The fastest one-latent decoder, for the per-frame slider path.
+    pub decoder: PointDecoder,
     /// Where the model came from, shown to the user.
     pub model_name: String,
-    /// The dataset to encode and map.
+    /// How the model was read.
+    pub source: ModelSource,
+    /// The dataset to encode and map (unused for the map of a model without encoder).
     pub dataset: Arc<Dataset>,
 }
 
 impl Session {
-    /// Pairs a model with a dataset; fails when the dataset's images do not fit the model.
-    pub fn new(model: MlpVae, model_name: String, dataset: Dataset) -> Result<Self, String> {
-        if let Some(problem) = model.spec().input_mismatch(dataset.image_shape()) {
+    /// Pairs a model with a dataset; fails when the dataset's images do not fit a model that
+    /// has to encode them.
+    pub fn new(
+        loaded: LoadedModel,
+        model_name: String,
+        dataset: Arc<Dataset>,
+    ) -> Result<Self, String> {
+        let model = Arc::new(loaded.model);
+        if model.has_encoder()
+            && let Some(problem) = model.spec().input_mismatch(dataset.image_shape())
+        {
             return Err(format!(
                 "dataset \"{}\" does not fit model \"{model_name}\": {problem}",
                 dataset.name
             ));
         }
-        let decoder = FastDecoder::from_model(&model).map_err(|e: ModelError| e.to_string())?;
+        let decoder = PointDecoder::new(&model).map_err(|e| e.to_string())?;
+        let source = ModelSource {
+            path: loaded.path,
+            format: loaded.format,
+            architecture: loaded.architecture,
+            stored_dtypes: loaded.stored_dtypes,
+            notes: loaded.notes,
+        };
         Ok(Self {
-            model: Arc::new(model),
+            model,
             decoder,
             model_name,
-            dataset: Arc::new(dataset),
+            source,
+            dataset,
         })
     }
 
@@ -79,7 +112,7 @@ pub struct LatentPoint {
 
 impl LatentPoint {
     /// The origin of a `dim`-dimensional space, decoded.
-    pub fn origin(decoder: &FastDecoder) -> Self {
+    pub fn origin(decoder: &PointDecoder) -> Self {
         let mut point = Self {
             z: vec![0.0; decoder.latent_dim()],
             sample: None,
@@ -104,7 +137,7 @@ impl LatentPoint {
 
     /// Sets the offset added before decoding (ignored when its length is wrong or a value is
     /// not finite).
-    pub fn set_shift(&mut self, shift: &[f32], decoder: &FastDecoder) {
+    pub fn set_shift(&mut self, shift: &[f32], decoder: &PointDecoder) {
         if shift.len() == self.z.len() && shift.iter().all(|v| v.is_finite()) {
             self.shift.copy_from_slice(shift);
             self.decode(decoder);
@@ -112,7 +145,7 @@ impl LatentPoint {
     }
 
     /// Makes the offset part of `z` and clears it.
-    pub fn apply_shift(&mut self, decoder: &FastDecoder) {
+    pub fn apply_shift(&mut self, decoder: &PointDecoder) {
         if self.is_shifted() {
             self.z = self.effective();
             self.shift.iter_mut().for_each(|s| *s = 0.0);
@@ -122,7 +155,7 @@ impl LatentPoint {
     }
 
     /// Decodes `z + shift` again and records how long it took.
-    pub fn decode(&mut self, decoder: &FastDecoder) {
+    pub fn decode(&mut self, decoder: &PointDecoder) {
         let started = Instant::now();
         let effective = self.effective();
         decoder.decode_into(&effective, &mut self.decoded);
@@ -131,7 +164,7 @@ impl LatentPoint {
     }
 
     /// Sets one dimension; the point no longer stands for a dataset sample.
-    pub fn set(&mut self, dim: usize, value: f32, decoder: &FastDecoder) {
+    pub fn set(&mut self, dim: usize, value: f32, decoder: &PointDecoder) {
         if let Some(slot) = self.z.get_mut(dim)
             && value.is_finite()
         {
@@ -142,7 +175,7 @@ impl LatentPoint {
     }
 
     /// Replaces the whole vector (ignored when its length is wrong or a value is not finite).
-    pub fn set_all(&mut self, z: &[f32], sample: Option<usize>, decoder: &FastDecoder) {
+    pub fn set_all(&mut self, z: &[f32], sample: Option<usize>, decoder: &PointDecoder) {
         if z.len() == self.z.len() && z.iter().all(|v| v.is_finite()) {
             self.z.copy_from_slice(z);
             self.sample = sample;
@@ -151,7 +184,7 @@ impl LatentPoint {
     }
 
     /// A fresh sample from the prior, clamped to `±limit`.
-    pub fn randomize(&mut self, rng: &mut Rng, limit: f32, decoder: &FastDecoder) {
+    pub fn randomize(&mut self, rng: &mut Rng, limit: f32, decoder: &PointDecoder) {
         let z = sample_prior(rng, self.z.len(), limit);
         self.set_all(&z, None, decoder);
     }

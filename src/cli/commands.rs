@@ -21,7 +21,7 @@ use crate::latent::{
     auroc, gaussian_around, path,
 };
 use crate::model::train::{TrainConfig, TrainProgress};
-use crate::model::{FastDecoder, MlpVae, save_checkpoint};
+use crate::model::{Model, save_checkpoint};
 use crate::{app, bundled, projection};
 
 /// Runs the command the user asked for; no subcommand opens the app on the bundled model.
@@ -49,14 +49,26 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// The model at `path`, or the bundled one when `path` is `None`.
-pub fn load_model(path: Option<&Path>) -> anyhow::Result<MlpVae> {
-    let model = bundled::load_model(path)?;
+pub fn load_model(path: Option<&Path>) -> anyhow::Result<Model> {
+    let loaded = bundled::load_model(path)?;
     tracing::debug!(
-        latent_dim = model.latent_dim(),
-        parameters = model.spec().parameter_count(),
+        kind = loaded.model.spec().kind.as_str(),
+        latent_dim = loaded.model.latent_dim(),
+        parameters = loaded.model.parameter_count(),
+        format = %loaded.format,
+        architecture = %loaded.architecture,
         "model loaded"
     );
-    Ok(model)
+    for note in &loaded.notes {
+        tracing::info!("{note}");
+    }
+    Ok(loaded.model)
+}
+
+/// Latents decoded to display values, one image each.
+fn decode_images(model: &Model, latents: &[Vec<f32>]) -> anyhow::Result<Vec<Vec<f32>>> {
+    let flat: Vec<f32> = latents.iter().flatten().copied().collect();
+    Ok(model.decode_for_display(&flat)?)
 }
 
 /// The dataset at `path`, or the bundled Fashion-MNIST test set when `path` is `None`.
@@ -64,8 +76,16 @@ pub fn load_dataset(path: Option<&Path>) -> anyhow::Result<Dataset> {
     Ok(bundled::load_dataset(path)?)
 }
 
-/// Fails with a message naming both sides when `data` cannot be fed to `model`.
-fn check_compatible(model: &MlpVae, data: &Dataset) -> anyhow::Result<()> {
+/// Fails with a message naming both sides when `data` cannot be fed to `model`, or when the
+/// model has no encoder to feed it to.
+fn check_compatible(model: &Model, data: &Dataset) -> anyhow::Result<()> {
+    if !model.has_encoder() {
+        bail!(
+            "the model is a {} with no encoder, so it cannot encode dataset \"{}\"; give latents as comma-separated values instead",
+            model.spec().kind.description(),
+            data.name
+        );
+    }
     match model.spec().input_mismatch(data.image_shape()) {
         Some(problem) => bail!(
             "dataset \"{}\" does not fit the model: {problem}",
@@ -113,6 +133,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     })?;
     bar.finish();
 
+    let model = Model::from(model);
     save_checkpoint(&model, &args.out)?;
     let facts = model.spec().training.clone().unwrap_or_default();
     let test_text = match (facts.test_reconstruction, facts.test_kl) {
@@ -125,7 +146,7 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     println!(
         "wrote \"{}\" ({} parameters, {:.1} s){test_text}",
         args.out.display(),
-        model.spec().parameter_count(),
+        model.parameter_count(),
         facts.elapsed_secs
     );
     Ok(())
@@ -240,12 +261,10 @@ pub fn parse_latent(text: &str, dim: usize) -> anyhow::Result<Vec<f32>> {
     Ok(values)
 }
 
-/// `decode`: one latent to a PNG image or to raw `.npy` values.
+/// `decode`: one latent to a PNG image, or to its raw output values as `.npy` or `.csv`.
 pub fn decode(args: &DecodeArgs) -> anyhow::Result<()> {
     let model = load_model(args.checkpoint.as_deref())?;
     let z = parse_latent(&args.z, model.latent_dim())?;
-    let decoder = FastDecoder::from_model(&model)?;
-    let output = decoder.decode(&z);
     let shape = model.spec().image_shape();
 
     let extension = args
@@ -254,14 +273,21 @@ pub fn decode(args: &DecodeArgs) -> anyhow::Result<()> {
         .and_then(|e| e.to_str())
         .map(str::to_lowercase);
     let bytes = match extension.as_deref() {
-        Some("npy") => npy::encode_f32(&output, &[1, shape.channels, shape.height, shape.width]),
+        Some("npy") => {
+            let raw = model.decode_batch(&z)?;
+            npy::encode_f32(&raw, &[1, shape.channels, shape.height, shape.width])
+        }
+        Some("csv") => raw_csv(&model.decode_batch(&z)?, shape).into_bytes(),
         Some("png") => {
+            let output = decode_images(&model, std::slice::from_ref(&z))?
+                .pop()
+                .unwrap_or_default();
             let scale = args.scale as usize;
             let rgb = upscale_rgb8(&to_rgb8(&output, shape), shape.width, shape.height, scale);
             png_bytes(shape.width * scale, shape.height * scale, rgb, &args.out)?
         }
         _ => bail!(
-            "output \"{}\" must end in .png (an image) or .npy (raw values)",
+            "output \"{}\" must end in .png (an image), .npy or .csv (raw output values)",
             args.out.display()
         ),
     };
@@ -271,12 +297,24 @@ pub fn decode(args: &DecodeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Raw output values as `channel,row,col,value` rows.
+fn raw_csv(values: &[f32], shape: crate::data::ImageShape) -> String {
+    let mut text = String::from("channel,row,col,value\n");
+    let plane = shape.height * shape.width;
+    for (i, v) in values.iter().enumerate() {
+        let (c, rest) = (i / plane.max(1), i % plane.max(1));
+        let (row, col) = (rest / shape.width.max(1), rest % shape.width.max(1));
+        text.push_str(&format!("{c},{row},{col},{v}\n"));
+    }
+    text
+}
+
 /// A latent named on the command line: a dataset index (resolved through `encode`) or a
 /// comma-separated vector. `flag` names the option in messages.
 fn resolve_latent(
     text: &str,
     flag: &str,
-    model: &MlpVae,
+    model: &Model,
     data: &mut Option<Dataset>,
     data_path: Option<&Path>,
 ) -> anyhow::Result<Vec<f32>> {
@@ -319,8 +357,7 @@ pub fn interpolate(args: &InterpolateArgs) -> anyhow::Result<()> {
         MethodArg::Slerp => PathMethod::Spherical,
     };
     let latents = path(&from, &to, args.steps as usize, method);
-    let decoder = FastDecoder::from_model(&model)?;
-    let frames: Vec<Vec<f32>> = latents.iter().map(|z| decoder.decode(z)).collect();
+    let frames = decode_images(&model, &latents)?;
     let shape = model.spec().image_shape();
     let scale = args.scale as usize;
 
@@ -396,7 +433,6 @@ pub fn arithmetic(args: &ArithmeticArgs) -> anyhow::Result<()> {
         args.data.as_deref(),
     )?;
     let shifted = add_scaled(&base, &vector, args.strength)?;
-    let output = FastDecoder::from_model(&model)?.decode(&shifted);
     let shape = model.spec().image_shape();
 
     let extension = args
@@ -405,8 +441,14 @@ pub fn arithmetic(args: &ArithmeticArgs) -> anyhow::Result<()> {
         .and_then(|e| e.to_str())
         .map(str::to_lowercase);
     let bytes = match extension.as_deref() {
-        Some("npy") => npy::encode_f32(&output, &[1, shape.channels, shape.height, shape.width]),
+        Some("npy") => {
+            let raw = model.decode_batch(&shifted)?;
+            npy::encode_f32(&raw, &[1, shape.channels, shape.height, shape.width])
+        }
         Some("png") => {
+            let output = decode_images(&model, std::slice::from_ref(&shifted))?
+                .pop()
+                .unwrap_or_default();
             let scale = args.scale as usize;
             let rgb = upscale_rgb8(&to_rgb8(&output, shape), shape.width, shape.height, scale);
             png_bytes(shape.width * scale, shape.height * scale, rgb, &args.out)?
@@ -430,7 +472,7 @@ pub fn arithmetic(args: &ArithmeticArgs) -> anyhow::Result<()> {
 /// shape. Returns the data and the conversion made, if any.
 fn anomaly_dataset(
     path: Option<&Path>,
-    model: &MlpVae,
+    model: &Model,
     limit: usize,
 ) -> anyhow::Result<(Dataset, Option<String>)> {
     let shape = model.spec().image_shape();
@@ -444,6 +486,12 @@ fn anomaly_dataset(
 /// `anomaly`: AUROC of each score at telling `--ood` from `--data`.
 pub fn anomaly(args: &AnomalyArgs) -> anyhow::Result<()> {
     let model = load_model(args.checkpoint.as_deref())?;
+    if !model.has_encoder() {
+        bail!(
+            "anomaly scores need an encoder, and the model is a {}",
+            model.spec().kind.description()
+        );
+    }
     let limit = args.limit.unwrap_or(usize::MAX);
     let (inside, inside_note) = anomaly_dataset(args.data.as_deref(), &model, limit)?;
     let (outside, outside_note) = anomaly_dataset(Some(&args.ood), &model, limit)?;
@@ -529,8 +577,7 @@ pub fn augment(args: &AugmentArgs) -> anyhow::Result<()> {
     )?;
     let mut rng = crate::rng::Rng::new(args.seed);
     let latents = gaussian_around(&centre, args.count as usize, args.sigma, &mut rng);
-    let decoder = FastDecoder::from_model(&model)?;
-    let images: Vec<Vec<f32>> = latents.iter().map(|z| decoder.decode(z)).collect();
+    let images = decode_images(&model, &latents)?;
     let written = crate::data::export::write_variations(
         &args.out,
         &images,

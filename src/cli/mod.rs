@@ -51,7 +51,7 @@ pub enum Command {
     Encode(EncodeArgs),
     /// Project latents from a CSV file to 2-D.
     Project(ProjectArgs),
-    /// Decode one latent vector to an image (.png) or raw float32 values (.npy).
+    /// Decode one latent vector to an image (.png) or raw float32 values (.npy or .csv).
     Decode(DecodeArgs),
     /// Open the app window, wait for the map, save the window's pixels and exit.
     Screenshot(ScreenshotArgs),
@@ -176,7 +176,7 @@ pub struct ArithmeticArgs {
     /// Multiplier of the vector.
     #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
     pub strength: f32,
-    /// Output image (.png) or raw values (.npy).
+    /// Output image (.png) or raw output values (.npy, or .csv as channel,row,col,value).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// Integer upscaling of the PNG, nearest neighbour.

@@ -1,17 +1,17 @@
-//! Reading and writing checkpoints: one `.safetensors` file whose metadata holds the
-//! [`ModelSpec`].
+//! Writing checkpoints (one `.safetensors` file whose metadata holds the [`super::ModelSpec`]) and
+//! the errors of reading any model file (the reading itself is in [`super::import`]).
 //!
-//! This is where foreign errors become ours: safetensors and candle errors are turned into
-//! [`CheckpointError`] values naming the file, the tensor and what was expected.
+//! This is where foreign errors become ours: safetensors, zip, pickle and candle errors are
+//! turned into [`CheckpointError`] values naming the file, the tensor and what was expected.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
-use safetensors::{Dtype, SafeTensors};
+use candle_core::DType;
+use safetensors::Dtype;
 
-use super::spec::{ModelSpec, SpecError};
-use super::vae::{MlpVae, ModelError};
+use super::network::Model;
+use super::spec::SpecError;
+use super::vae::ModelError;
 
 /// Why a checkpoint could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -41,13 +41,69 @@ pub enum CheckpointError {
         reason: String,
     },
 
-    /// A safetensors file without the metadata this app writes.
-    #[error(
-        "checkpoint \"{path}\": has no latent-explorer metadata (no \"format\" key in the header), so its architecture is unknown"
-    )]
-    NoMetadata {
+    /// The file is larger than any model this app can hold in memory.
+    #[error("checkpoint \"{path}\": is {bytes} bytes, larger than the 8 GiB this app reads")]
+    TooLarge {
         /// The file.
         path: PathBuf,
+        /// Its size.
+        bytes: u64,
+    },
+
+    /// The bytes are neither safetensors nor a PyTorch zip file.
+    #[error(
+        "checkpoint \"{path}\": unknown format (starts with {first_bytes}): expected a .safetensors file or a PyTorch .pt/.pth/.bin saved by torch.save"
+    )]
+    UnknownFormat {
+        /// The file.
+        path: PathBuf,
+        /// The first bytes in hex.
+        first_bytes: String,
+    },
+
+    /// A PyTorch file in the format used before PyTorch 1.6.
+    #[error(
+        "checkpoint \"{path}\": is a PyTorch file in the old non-zip format; load it in Python and save it again with torch.save (PyTorch 1.6 or later writes the zip format)"
+    )]
+    LegacyTorch {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// A PyTorch zip file that holds no readable state dict.
+    #[error("checkpoint \"{path}\": {reason}")]
+    Torch {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, from the zip or pickle reader.
+        reason: String,
+    },
+
+    /// The file holds no tensor at all.
+    #[error("checkpoint \"{path}\": holds no tensors")]
+    NoTensors {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// No metadata, no sidecar, and tensors of no known layout.
+    #[error(
+        "checkpoint \"{path}\": its architecture is unknown: no latent-explorer metadata, no config.json beside it, and its tensors ({tensors}) match no known layout; describe it in a config.json (see the README)"
+    )]
+    UnknownArchitecture {
+        /// The file.
+        path: PathBuf,
+        /// Its first tensors and shapes.
+        tensors: String,
+    },
+
+    /// The sidecar JSON file is malformed.
+    #[error("architecture file \"{path}\": {source}")]
+    Sidecar {
+        /// The JSON file.
+        path: PathBuf,
+        /// The bad key.
+        source: SpecError,
     },
 
     /// A metadata key is missing or malformed.
@@ -130,137 +186,19 @@ pub enum CheckpointError {
     },
 }
 
-/// Loads a checkpoint file into a ready model.
-pub fn load_checkpoint(path: &Path) -> Result<MlpVae, CheckpointError> {
-    if path.is_dir() {
-        return Err(CheckpointError::IsDirectory {
-            path: path.to_owned(),
-        });
-    }
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    load_checkpoint_bytes(&bytes, path)
+/// Loads a model file of any supported format (see [`super::import`]).
+pub fn load_checkpoint(path: &Path) -> Result<Model, CheckpointError> {
+    super::import::load_model(path).map(|loaded| loaded.model)
 }
 
-/// Loads a checkpoint from memory; `path` names its source in errors.
-pub fn load_checkpoint_bytes(bytes: &[u8], path: &Path) -> Result<MlpVae, CheckpointError> {
-    let format_error = |e: safetensors::SafeTensorError| CheckpointError::Format {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    };
-    let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(format_error)?;
-    let file = SafeTensors::deserialize(bytes).map_err(format_error)?;
-
-    // The architecture comes from the metadata.
-    let map = metadata
-        .metadata()
-        .as_ref()
-        .filter(|m| m.contains_key("format"))
-        .ok_or_else(|| CheckpointError::NoMetadata {
-            path: path.to_owned(),
-        })?;
-    let spec = ModelSpec::from_metadata(map).map_err(|source| CheckpointError::Spec {
-        path: path.to_owned(),
-        source,
-    })?;
-
-    // Every tensor must be present, of the right shape and finite; nothing else may be there.
-    let expected = spec.tensor_shapes();
-    let mut names: Vec<&str> = file.names();
-    names.sort_unstable();
-    if let Some(extra) = names
-        .iter()
-        .find(|n| !expected.iter().any(|(e, _)| e == *n))
-    {
-        return Err(CheckpointError::UnexpectedTensor {
-            path: path.to_owned(),
-            name: (*extra).to_owned(),
-        });
-    }
-    let mut tensors = HashMap::new();
-    for (name, shape) in &expected {
-        let tensor = read_tensor(&file, name, shape, path)?;
-        tensors.insert(name.clone(), tensor);
-    }
-
-    MlpVae::from_tensors(spec, &tensors).map_err(|source| CheckpointError::Model {
-        path: path.to_owned(),
-        source,
-    })
-}
-
-fn read_tensor(
-    file: &SafeTensors<'_>,
-    name: &str,
-    expected: &[usize],
-    path: &Path,
-) -> Result<Tensor, CheckpointError> {
-    let view = file
-        .tensor(name)
-        .map_err(|_| CheckpointError::MissingTensor {
-            path: path.to_owned(),
-            name: name.to_owned(),
-            expected: expected.to_vec(),
-        })?;
-    if view.shape() != expected {
-        return Err(CheckpointError::WrongShape {
-            path: path.to_owned(),
-            name: name.to_owned(),
-            found: view.shape().to_vec(),
-            expected: expected.to_vec(),
-        });
-    }
-
-    let values =
-        to_f32(view.dtype(), view.data()).ok_or_else(|| CheckpointError::UnsupportedDtype {
-            path: path.to_owned(),
-            name: name.to_owned(),
-            dtype: format!("{:?}", view.dtype()),
-        })?;
-    let non_finite = values.iter().filter(|v| !v.is_finite()).count();
-    if non_finite > 0 {
-        return Err(CheckpointError::NonFinite {
-            path: path.to_owned(),
-            name: name.to_owned(),
-            count: non_finite,
-        });
-    }
-
-    Tensor::from_vec(values, expected, &Device::Cpu).map_err(|e| CheckpointError::Model {
-        path: path.to_owned(),
-        source: e.into(),
-    })
-}
-
-/// Little-endian bytes of a float dtype → `f32` values; `None` for non-float dtypes.
-fn to_f32(dtype: Dtype, data: &[u8]) -> Option<Vec<f32>> {
-    let values = match dtype {
-        Dtype::F32 => data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect(),
-        Dtype::F64 => data
-            .chunks_exact(8)
-            .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32)
-            .collect(),
-        Dtype::F16 => data
-            .chunks_exact(2)
-            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect(),
-        Dtype::BF16 => data
-            .chunks_exact(2)
-            .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect(),
-        _ => return None,
-    };
-    Some(values)
+/// Loads a model from memory, with no sidecar; `path` names its source in errors.
+pub fn load_checkpoint_bytes(bytes: &[u8], path: &Path) -> Result<Model, CheckpointError> {
+    super::import::load_model_bytes(bytes, path, None).map(|loaded| loaded.model)
 }
 
 /// Writes the model and its spec to `path`, atomically: the bytes go to a temporary file
 /// beside it, which is then renamed, so an interrupted save never leaves a broken checkpoint.
-pub fn save_checkpoint(model: &MlpVae, path: &Path) -> Result<(), CheckpointError> {
+pub fn save_checkpoint(model: &Model, path: &Path) -> Result<(), CheckpointError> {
     let model_error = |e: candle_core::Error| CheckpointError::Model {
         path: path.to_owned(),
         source: e.into(),

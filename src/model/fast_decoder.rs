@@ -125,7 +125,8 @@ impl FastDecoder {
         self.latent_dim
     }
 
-    /// Decodes one latent into `out` (cleared first); `z` must hold `latent_dim` values.
+    /// Decodes one latent into `out` (cleared first), in the model's own output range; `z` must
+    /// hold `latent_dim` values.
     pub fn decode_into(&self, z: &[f32], out: &mut Vec<f32>) {
         let mut current = z.to_vec();
         let mut next = Vec::new();
@@ -141,6 +142,8 @@ impl FastDecoder {
             OutputActivation::Sigmoid => {
                 out.iter_mut().for_each(|v| *v = 1.0 / (1.0 + (-*v).exp()))
             }
+            OutputActivation::Tanh => out.iter_mut().for_each(|v| *v = v.tanh()),
+            OutputActivation::Identity => {}
         }
     }
 

@@ -4,7 +4,9 @@ use std::ops::ControlFlow;
 
 use candle_core::{DType, Device, Tensor};
 
-use super::vae::{ENCODE_BATCH, MlpVae, ModelError};
+use super::network::Model;
+use super::spec::OutputActivation;
+use super::vae::ModelError;
 use crate::data::pixels::complexity_nats;
 
 /// For each image: its posterior mean and the two terms of its negative ELBO.
@@ -34,9 +36,12 @@ impl ImageScores {
     }
 }
 
-impl MlpVae {
+impl Model {
     /// Scores `pixels` (`n × input_len` values in `[0, 1]`), a batch at a time; `on_batch` hears
     /// the number of images done and may stop the work (the result is then `None`).
+    ///
+    /// A plain autoencoder has no posterior, so its KL term is 0 and its negative ELBO is the
+    /// reconstruction term alone. Outputs that are not sigmoid are mapped to `[0, 1]` first.
     pub fn score_images(
         &self,
         pixels: &[f32],
@@ -52,20 +57,18 @@ impl MlpVae {
             complexity: Vec::with_capacity(n),
         };
         let mut done = 0;
-        for chunk in pixels.chunks(ENCODE_BATCH * input_len) {
-            let rows = chunk.len() / input_len;
+        for chunk in pixels.chunks(self.batch_size() * input_len.max(1)) {
+            let rows = chunk.len() / input_len.max(1);
             let images =
                 Tensor::from_slice(&chunk[..rows * input_len], (rows, input_len), &Device::Cpu)?;
             let (mu, logvar) = self.encode(&images)?;
             let logits = self.decode_logits(&mu)?;
-
-            // BCE(x, σ(l)) = max(l, 0) − x·l + ln(1 + e^−|l|), summed over pixels.
-            let tail = (logits.abs()?.neg()?.exp()? + 1.0)?.log()?;
-            let bce = ((logits.relu()? - (&images * &logits)?)? + tail)?.sum(1)?;
-            let kl = ((((&logvar + 1.0)? - mu.sqr()?)? - logvar.exp()?)?.sum(1)? * -0.5)?;
-            let squared = (candle_nn::ops::sigmoid(&logits)? - &images)?
-                .sqr()?
-                .sum(1)?;
+            let (bce, reconstruction) = self.cross_entropy(&images, &logits)?;
+            let kl = match &logvar {
+                Some(logvar) => ((((logvar + 1.0)? - mu.sqr()?)? - logvar.exp()?)?.sum(1)? * -0.5)?,
+                None => Tensor::zeros(rows, DType::F32, &Device::Cpu)?,
+            };
+            let squared = (reconstruction - &images)?.sqr()?.sum(1)?;
 
             scores
                 .means
@@ -91,6 +94,35 @@ impl MlpVae {
     }
 }
 
+impl Model {
+    /// Binary cross-entropy of `images` against the decoder's outputs for `logits`, summed
+    /// over pixels, with the outputs in `[0, 1]`.
+    fn cross_entropy(
+        &self,
+        images: &Tensor,
+        logits: &Tensor,
+    ) -> Result<(Tensor, Tensor), ModelError> {
+        if self.spec().output_activation == OutputActivation::Sigmoid {
+            // BCE(x, σ(l)) = max(l, 0) − x·l + ln(1 + e^−|l|): exact even where σ(l) rounds to
+            // 0 or 1.
+            let tail = (logits.abs()?.neg()?.exp()? + 1.0)?.log()?;
+            let bce = ((logits.relu()? - (images * logits)?)? + tail)?.sum(1)?;
+            return Ok((bce, candle_nn::ops::sigmoid(logits)?));
+        }
+        let unit = match self.spec().output_activation {
+            OutputActivation::Tanh => ((logits.tanh()? + 1.0)? * 0.5)?,
+            _ => logits.clamp(0f32, 1f32)?,
+        };
+        let p = unit.clamp(1e-6f32, 1.0 - 1e-6f32)?;
+        let one_minus = (p.neg()? + 1.0)?;
+        let x_one_minus = (images.neg()? + 1.0)?;
+        let bce = ((images * p.log()?)? + (x_one_minus * one_minus.log()?)?)?
+            .sum(1)?
+            .neg()?;
+        Ok((bce, unit))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -99,11 +131,12 @@ mod tests {
     use crate::model::{ModelKind, ModelSpec, OutputActivation};
 
     /// A VAE with two pixels, no hidden layer and one latent dimension, with round weights.
-    fn tiny_model() -> MlpVae {
+    fn tiny_model() -> Model {
         let spec = ModelSpec {
             kind: ModelKind::MlpVae,
             input_shape: [1, 1, 2],
             hidden: vec![],
+            channels: Vec::new(),
             latent_dim: 1,
             output_activation: OutputActivation::Sigmoid,
             dataset: String::new(),
@@ -124,7 +157,7 @@ mod tests {
         .into_iter()
         .map(|(name, tensor)| (name.to_owned(), tensor))
         .collect();
-        MlpVae::from_tensors(spec, &tensors).unwrap_or_else(|e| panic!("{e}"))
+        Model::from_tensors(spec, &tensors).unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]

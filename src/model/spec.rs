@@ -15,21 +15,72 @@ pub const FORMAT_TAG: &str = "latent-explorer.v1";
 pub enum ModelKind {
     /// Fully connected variational autoencoder: encoder → (µ, log σ²), decoder → image.
     MlpVae,
+    /// Fully connected plain autoencoder: encoder → code, decoder → image.
+    MlpAe,
+    /// Convolutional variational autoencoder: strided convolutions → (µ, log σ²), transposed
+    /// convolutions → image.
+    ConvVae,
+    /// Convolutional plain autoencoder, the same layers with a `code` head.
+    ConvAe,
+    /// A DCGAN generator (pytorch/examples): transposed convolutions with batch norm, no
+    /// encoder.
+    DcganGenerator,
 }
 
 impl ModelKind {
+    /// Every kind, in the order the README lists them.
+    pub const ALL: [Self; 5] = [
+        Self::MlpVae,
+        Self::MlpAe,
+        Self::ConvVae,
+        Self::ConvAe,
+        Self::DcganGenerator,
+    ];
+
     /// The name stored in the checkpoint's `kind` key.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::MlpVae => "mlp-vae",
+            Self::MlpAe => "mlp-ae",
+            Self::ConvVae => "conv-vae",
+            Self::ConvAe => "conv-ae",
+            Self::DcganGenerator => "dcgan-generator",
+        }
+    }
+
+    /// What the user reads in the Model panel.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::MlpVae => "fully connected VAE",
+            Self::MlpAe => "fully connected autoencoder",
+            Self::ConvVae => "convolutional VAE",
+            Self::ConvAe => "convolutional autoencoder",
+            Self::DcganGenerator => "DCGAN generator (decoder only)",
         }
     }
 
     fn parse(text: &str) -> Option<Self> {
-        match text {
-            "mlp-vae" => Some(Self::MlpVae),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// True when the model can map images to latents.
+    pub fn has_encoder(self) -> bool {
+        !matches!(self, Self::DcganGenerator)
+    }
+
+    /// True when the encoder gives a distribution (µ, log σ²) rather than one code.
+    pub fn is_variational(self) -> bool {
+        matches!(self, Self::MlpVae | Self::ConvVae)
+    }
+
+    /// True for the convolutional kinds, which need the `channels` key.
+    pub fn is_convolutional(self) -> bool {
+        matches!(self, Self::ConvVae | Self::ConvAe | Self::DcganGenerator)
+    }
+
+    /// The name of the layer that gives z: `mu` for a VAE, `code` for a plain autoencoder.
+    pub fn latent_head(self) -> &'static str {
+        if self.is_variational() { "mu" } else { "code" }
     }
 }
 
@@ -38,6 +89,10 @@ impl ModelKind {
 pub enum OutputActivation {
     /// `1 / (1 + e^-x)`: pixels in `[0, 1]`.
     Sigmoid,
+    /// `tanh x`: pixels in `[-1, 1]`, as GANs trained on normalised images give.
+    Tanh,
+    /// No activation: the raw output, shown clamped to `[0, 1]`.
+    Identity,
 }
 
 impl OutputActivation {
@@ -45,13 +100,27 @@ impl OutputActivation {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Sigmoid => "sigmoid",
+            Self::Tanh => "tanh",
+            Self::Identity => "none",
         }
     }
 
     fn parse(text: &str) -> Option<Self> {
-        match text {
-            "sigmoid" => Some(Self::Sigmoid),
-            _ => None,
+        [Self::Sigmoid, Self::Tanh, Self::Identity]
+            .into_iter()
+            .find(|a| a.as_str() == text)
+    }
+
+    /// Maps one output value to display range `[0, 1]`.
+    pub fn to_unit(self, value: f32) -> f32 {
+        let unit = match self {
+            Self::Sigmoid | Self::Identity => value,
+            Self::Tanh => 0.5 * (value + 1.0),
+        };
+        if unit.is_nan() {
+            0.0
+        } else {
+            unit.clamp(0.0, 1.0)
         }
     }
 }
@@ -88,8 +157,12 @@ pub struct ModelSpec {
     pub kind: ModelKind,
     /// Input shape `[channels, height, width]`.
     pub input_shape: [usize; 3],
-    /// Widths of the encoder's hidden layers; the decoder mirrors them.
+    /// Widths of the encoder's fully connected hidden layers; the decoder mirrors them.
     pub hidden: Vec<usize>,
+    /// Convolutional kinds: the output channels of each strided convolution of the encoder
+    /// (the decoder mirrors them), or of each batch-normalised layer of a DCGAN generator.
+    /// Empty for the fully connected kinds.
+    pub channels: Vec<usize>,
     /// Size of z.
     pub latent_dim: usize,
     /// The decoder's last activation.
@@ -141,29 +214,168 @@ impl ModelSpec {
 
     /// Every tensor the model needs, as `(name, shape)`, encoder first.
     ///
-    /// Linear weights are `[out, in]` as in PyTorch, biases `[out]`.
+    /// Linear weights are `[out, in]` and convolution weights `[out, in, 4, 4]` as in
+    /// PyTorch; transposed convolutions are `[in, out, 4, 4]`; biases `[out]`.
     pub fn tensor_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        let mut shapes = Vec::new();
-        let mut linear = |name: String, input: usize, output: usize| {
-            shapes.push((format!("{name}.weight"), vec![output, input]));
-            shapes.push((format!("{name}.bias"), vec![output]));
-        };
+        match self.kind {
+            ModelKind::MlpVae | ModelKind::MlpAe => self.mlp_shapes(),
+            ModelKind::ConvVae | ModelKind::ConvAe => self.conv_shapes(),
+            ModelKind::DcganGenerator => self.dcgan_shapes(),
+        }
+    }
 
+    fn mlp_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let mut shapes = Vec::new();
         let mut width = self.input_len();
         for (i, &h) in self.hidden.iter().enumerate() {
-            linear(format!("encoder.{i}"), width, h);
+            push_linear(&mut shapes, &format!("encoder.{i}"), width, h);
             width = h;
         }
-        linear("mu".into(), width, self.latent_dim);
-        linear("logvar".into(), width, self.latent_dim);
+        self.push_heads(&mut shapes, width);
 
         let mut width = self.latent_dim;
         for (i, &h) in self.hidden.iter().rev().enumerate() {
-            linear(format!("decoder.{i}"), width, h);
+            push_linear(&mut shapes, &format!("decoder.{i}"), width, h);
             width = h;
         }
-        linear("decoder.out".into(), width, self.input_len());
+        push_linear(&mut shapes, "decoder.out", width, self.input_len());
         shapes
+    }
+
+    fn push_heads(&self, shapes: &mut Vec<(String, Vec<usize>)>, width: usize) {
+        push_linear(shapes, self.kind.latent_head(), width, self.latent_dim);
+        if self.kind.is_variational() {
+            push_linear(shapes, "logvar", width, self.latent_dim);
+        }
+    }
+
+    /// The side of the feature map after the encoder's strided convolutions, `[h, w]`.
+    pub fn conv_map_size(&self) -> [usize; 2] {
+        let factor = 1usize << self.channels.len().min(16);
+        [self.input_shape[1] / factor, self.input_shape[2] / factor]
+    }
+
+    /// Values in the feature map the convolutions leave: channels × height × width.
+    pub fn conv_flat_len(&self) -> usize {
+        let [h, w] = self.conv_map_size();
+        self.channels.last().copied().unwrap_or(0) * h * w
+    }
+
+    fn conv_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let mut shapes = Vec::new();
+        let mut input = self.input_shape[0];
+        for (i, &c) in self.channels.iter().enumerate() {
+            shapes.push((format!("encoder.conv.{i}.weight"), vec![c, input, 4, 4]));
+            shapes.push((format!("encoder.conv.{i}.bias"), vec![c]));
+            input = c;
+        }
+        let mut width = self.conv_flat_len();
+        for (j, &h) in self.hidden.iter().enumerate() {
+            push_linear(&mut shapes, &format!("encoder.fc.{j}"), width, h);
+            width = h;
+        }
+        self.push_heads(&mut shapes, width);
+
+        let mut widths = vec![self.latent_dim];
+        widths.extend(self.hidden.iter().rev());
+        widths.push(self.conv_flat_len());
+        for (j, pair) in widths.windows(2).enumerate() {
+            push_linear(&mut shapes, &format!("decoder.fc.{j}"), pair[0], pair[1]);
+        }
+        let mut reversed: Vec<usize> = self.channels.iter().rev().copied().collect();
+        reversed.push(self.input_shape[0]);
+        for (i, pair) in reversed.windows(2).enumerate() {
+            shapes.push((
+                format!("decoder.deconv.{i}.weight"),
+                vec![pair[0], pair[1], 4, 4],
+            ));
+            shapes.push((format!("decoder.deconv.{i}.bias"), vec![pair[1]]));
+        }
+        shapes
+    }
+
+    fn dcgan_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let mut shapes = Vec::new();
+        let mut input = self.latent_dim;
+        for (i, &c) in self.channels.iter().enumerate() {
+            shapes.push((format!("main.{}.weight", 3 * i), vec![input, c, 4, 4]));
+            for part in ["weight", "bias", "running_mean", "running_var"] {
+                shapes.push((format!("main.{}.{part}", 3 * i + 1), vec![c]));
+            }
+            input = c;
+        }
+        let last = 3 * self.channels.len();
+        shapes.push((
+            format!("main.{last}.weight"),
+            vec![input, self.input_shape[0], 4, 4],
+        ));
+        shapes
+    }
+
+    /// Why this spec cannot describe a working network, or `None` when it can.
+    pub fn problem(&self) -> Option<SpecError> {
+        let bad = |key: &str, problem: String| {
+            Some(SpecError {
+                key: key.into(),
+                problem,
+            })
+        };
+        let [c, h, w] = self.input_shape;
+        if self.input_shape.iter().any(|&d| d == 0 || d > 1 << 16) {
+            return bad(
+                "input_shape",
+                format!("is [{c}, {h}, {w}]: every size must be 1 to 65536"),
+            );
+        }
+        if self.latent_dim == 0 || self.latent_dim > 1 << 16 {
+            return bad(
+                "latent_dim",
+                format!("is {}: expected 1 to 65536", self.latent_dim),
+            );
+        }
+        if self
+            .hidden
+            .iter()
+            .chain(&self.channels)
+            .any(|&d| d == 0 || d > 1 << 16)
+        {
+            return bad("hidden", "widths and channels must be 1 to 65536".into());
+        }
+        let layers = self.channels.len();
+        match self.kind {
+            ModelKind::MlpVae | ModelKind::MlpAe if layers > 0 => bad(
+                "channels",
+                format!(
+                    "is set, but a {} has no convolutions",
+                    self.kind.description()
+                ),
+            ),
+            ModelKind::ConvVae | ModelKind::ConvAe | ModelKind::DcganGenerator if layers == 0 => {
+                bad(
+                    "channels",
+                    "is missing or empty: a convolutional model needs at least one layer".into(),
+                )
+            }
+            ModelKind::ConvVae | ModelKind::ConvAe => {
+                let factor = 1usize << layers.min(16);
+                (layers > 12 || h % factor != 0 || w % factor != 0).then(|| SpecError {
+                    key: "input_shape".into(),
+                    problem: format!(
+                        "is [{c}, {h}, {w}]: {layers} stride-2 convolutions need a height and width divisible by {factor}"
+                    ),
+                })
+            }
+            ModelKind::DcganGenerator => {
+                let side = 4usize << layers.min(12);
+                (layers > 12 || h != side || w != side || !self.hidden.is_empty()).then(|| SpecError {
+                    key: "input_shape".into(),
+                    problem: format!(
+                        "is [{c}, {h}, {w}]: a DCGAN generator with {layers} batch-normalised layers draws {side}×{side} images"
+                    ),
+                })
+            }
+            _ => None,
+        }
     }
 
     /// Number of trainable values.
@@ -181,6 +393,9 @@ impl ModelSpec {
         map.insert("kind".into(), self.kind.as_str().into());
         map.insert("input_shape".into(), to_json(&self.input_shape));
         map.insert("hidden".into(), to_json(&self.hidden));
+        if !self.channels.is_empty() {
+            map.insert("channels".into(), to_json(&self.channels));
+        }
         map.insert("latent_dim".into(), self.latent_dim.to_string());
         map.insert(
             "output_activation".into(),
@@ -194,8 +409,46 @@ impl ModelSpec {
         map
     }
 
-    /// Reads a spec back from a safetensors metadata map.
+    /// Reads a spec back from a safetensors metadata map written by this app.
     pub fn from_metadata(map: &HashMap<String, String>) -> Result<Self, SpecError> {
+        let format = map.get("format").ok_or_else(|| SpecError {
+            key: "format".into(),
+            problem: "is missing".into(),
+        })?;
+        if format != FORMAT_TAG {
+            return Err(SpecError {
+                key: "format".into(),
+                problem: format!("has value {format:?}: expected {FORMAT_TAG}"),
+            });
+        }
+        Self::from_fields(map)
+    }
+
+    /// Reads a spec from the text of a sidecar `config.json`, whose keys are those of the
+    /// metadata (see the README) as JSON values rather than strings.
+    pub fn from_config_json(text: &str) -> Result<Self, SpecError> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| SpecError {
+            key: "config.json".into(),
+            problem: format!("is not valid JSON: {e}"),
+        })?;
+        let serde_json::Value::Object(object) = value else {
+            return Err(SpecError {
+                key: "config.json".into(),
+                problem: "is not a JSON object".into(),
+            });
+        };
+        let map = object
+            .into_iter()
+            .map(|(key, value)| match value {
+                serde_json::Value::String(text) => (key, text),
+                other => (key, other.to_string()),
+            })
+            .collect();
+        Self::from_fields(&map)
+    }
+
+    /// The keys shared by metadata and `config.json`, every value as text.
+    fn from_fields(map: &HashMap<String, String>) -> Result<Self, SpecError> {
         let get = |key: &str| {
             map.get(key).ok_or_else(|| SpecError {
                 key: key.into(),
@@ -206,13 +459,11 @@ impl ModelSpec {
             key: key.into(),
             problem: format!("has value {value:?}: expected {expected}"),
         };
+        let kinds = ModelKind::ALL.map(ModelKind::as_str).join(", ");
 
-        let format = get("format")?;
-        if format != FORMAT_TAG {
-            return Err(bad("format", format, FORMAT_TAG));
-        }
         let kind_text = get("kind")?;
-        let kind = ModelKind::parse(kind_text).ok_or_else(|| bad("kind", kind_text, "mlp-vae"))?;
+        let kind = ModelKind::parse(kind_text)
+            .ok_or_else(|| bad("kind", kind_text, &format!("one of {kinds}")))?;
 
         let shape_text = get("input_shape")?;
         let input_shape: [usize; 3] = serde_json::from_str::<Vec<usize>>(shape_text)
@@ -221,11 +472,20 @@ impl ModelSpec {
             .filter(|s: &[usize; 3]| s.iter().all(|&d| d > 0))
             .ok_or_else(|| bad("input_shape", shape_text, "[channels, height, width]"))?;
 
-        let hidden_text = get("hidden")?;
-        let hidden: Vec<usize> = serde_json::from_str(hidden_text)
-            .ok()
-            .filter(|h: &Vec<usize>| h.iter().all(|&w| w > 0))
-            .ok_or_else(|| bad("hidden", hidden_text, "a JSON list of positive widths"))?;
+        let widths = |key: &str| -> Result<Vec<usize>, SpecError> {
+            match map.get(key) {
+                None => Ok(Vec::new()),
+                Some(text) => serde_json::from_str(text)
+                    .ok()
+                    .filter(|h: &Vec<usize>| h.iter().all(|&w| w > 0))
+                    .ok_or_else(|| bad(key, text, "a JSON list of positive widths")),
+            }
+        };
+        if !kind.is_convolutional() {
+            get("hidden")?;
+        }
+        let hidden = widths("hidden")?;
+        let channels = widths("channels")?;
 
         let latent_text = get("latent_dim")?;
         let latent_dim = latent_text
@@ -234,9 +494,12 @@ impl ModelSpec {
             .filter(|&d| d > 0)
             .ok_or_else(|| bad("latent_dim", latent_text, "a positive integer"))?;
 
-        let activation_text = get("output_activation")?;
-        let output_activation = OutputActivation::parse(activation_text)
-            .ok_or_else(|| bad("output_activation", activation_text, "sigmoid"))?;
+        let output_activation = match map.get("output_activation") {
+            Some(text) => OutputActivation::parse(text)
+                .ok_or_else(|| bad("output_activation", text, "sigmoid, tanh or none"))?,
+            None if kind == ModelKind::DcganGenerator => OutputActivation::Tanh,
+            None => OutputActivation::Sigmoid,
+        };
 
         let class_names = match map.get("class_names") {
             Some(text) => serde_json::from_str(text)
@@ -251,17 +514,28 @@ impl ModelSpec {
             None => None,
         };
 
-        Ok(Self {
+        let spec = Self {
             kind,
             input_shape,
             hidden,
+            channels,
             latent_dim,
             output_activation,
             dataset: map.get("dataset").cloned().unwrap_or_default(),
             class_names,
             training,
-        })
+        };
+        match spec.problem() {
+            Some(problem) => Err(problem),
+            None => Ok(spec),
+        }
     }
+}
+
+/// Adds a linear layer's weight `[output, input]` and bias `[output]`.
+fn push_linear(shapes: &mut Vec<(String, Vec<usize>)>, name: &str, input: usize, output: usize) {
+    shapes.push((format!("{name}.weight"), vec![output, input]));
+    shapes.push((format!("{name}.bias"), vec![output]));
 }
 
 /// Serialising our own plain types (numbers, strings, lists of them) to JSON cannot fail.
@@ -278,6 +552,7 @@ mod tests {
             kind: ModelKind::MlpVae,
             input_shape: [1, 28, 28],
             hidden: vec![400],
+            channels: Vec::new(),
             latent_dim: 16,
             output_activation: OutputActivation::Sigmoid,
             dataset: "fashion-mnist train".into(),

@@ -115,6 +115,7 @@ pub fn train(
         kind: ModelKind::MlpVae,
         input_shape: [data.channels, data.height, data.width],
         hidden: config.hidden.clone(),
+        channels: Vec::new(),
         latent_dim: config.latent_dim,
         output_activation: OutputActivation::Sigmoid,
         dataset: data.name.clone(),
@@ -255,6 +256,8 @@ fn batch_loss(
     noise: Option<&Tensor>,
 ) -> Result<LossTerms, TrainError> {
     let (mu, logvar) = model.encode(images)?;
+    // Training builds VAEs only, which always have a log-variance head.
+    let logvar = logvar.ok_or_else(|| TrainError::Config("the model has no logvar head".into()))?;
     let z = match noise {
         Some(noise) => (&mu + (noise * (&logvar * 0.5)?.exp()?)?)?,
         None => mu.clone(),
@@ -407,6 +410,7 @@ mod tests {
             kind: ModelKind::MlpVae,
             input_shape: [1, 2, 3],
             hidden,
+            channels: Vec::new(),
             latent_dim: 2,
             output_activation: OutputActivation::Sigmoid,
             dataset: String::new(),
