@@ -392,3 +392,81 @@ fn augment_writes_exactly_k_files_and_never_overwrites() {
             .is_some_and(|l| l.starts_with("variation-0005.png,"))
     );
 }
+
+/// The reference latents and outputs of a PyTorch fixture.
+fn pytorch_reference(folder: &str) -> (Vec<f32>, Vec<f32>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/pytorch")
+        .join(folder)
+        .join("reference.safetensors");
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{e}"));
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    let read = |name: &str| -> Vec<f32> {
+        let view = file.tensor(name).unwrap_or_else(|e| panic!("{e}"));
+        view.data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    };
+    (read("z"), read("decoded"))
+}
+
+#[test]
+fn decode_writes_a_pytorch_generators_raw_output_as_npy_and_csv() {
+    let checkpoint =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pytorch/dcgan/netG.pth");
+    let (z, decoded) = pytorch_reference("dcgan");
+    // The first reference latent (nz = 16) and its 3 × 64 × 64 output.
+    let z: Vec<String> = z[..16].iter().map(|v| format!("{v:.9e}")).collect();
+    let expected = &decoded[..3 * 64 * 64];
+
+    let dir = temp_dir();
+    let npy = dir.path().join("x.npy");
+    let csv = dir.path().join("x.csv");
+    for out in [&npy, &csv] {
+        let output = latent_explorer(&[
+            "decode",
+            "--checkpoint",
+            path_arg(&checkpoint),
+            "--z",
+            &z.join(","),
+            "--out",
+            path_arg(out),
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+
+    let bytes = std::fs::read(&npy).unwrap_or_else(|e| panic!("{e}"));
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    assert!(
+        String::from_utf8_lossy(&bytes[10..10 + header_len]).contains("'shape': (1, 3, 64, 64)")
+    );
+    let values: Vec<f32> = bytes[10 + header_len..]
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let worst = values
+        .iter()
+        .zip(expected)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert_eq!(values.len(), expected.len());
+    assert!(worst <= 1e-5, "npy differs from PyTorch by {worst:e}");
+    assert!(
+        values.iter().any(|&v| v < 0.0),
+        "tanh outputs keep their sign"
+    );
+
+    let text = std::fs::read_to_string(&csv).unwrap_or_else(|e| panic!("{e}"));
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("channel,row,col,value"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 3 * 64 * 64);
+    assert!(rows[64 * 64 + 65].starts_with("1,1,1,"));
+    let last: f32 = rows[rows.len() - 1]
+        .rsplit(',')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f32::NAN);
+    assert!((last - expected[expected.len() - 1]).abs() <= 1e-5);
+}

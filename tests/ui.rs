@@ -1,52 +1,14 @@
 //! The real app driven through egui_kittest by widget label, with no display.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use latent_explorer::app::{ExplorerApp, OpenRequest, Settings, open_session};
-
-/// The app on the bundled model and dataset, in a window-sized harness, keeping its bookmarks
-/// in a temporary folder (held by the test, so it outlives the harness).
-fn harness() -> Harness<'static, ExplorerApp> {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let harness = harness_in(dir.path());
-    // The folder is removed when the test process ends, not before.
-    std::mem::forget(dir);
-    harness
-}
-
-fn harness_in(library_dir: &std::path::Path) -> Harness<'static, ExplorerApp> {
-    let session = open_session(&OpenRequest::default()).unwrap_or_else(|e| panic!("{e:#}"));
-    let app = ExplorerApp::new(session, Settings::default()).with_library_dir(library_dir.into());
-    // Frames of 1/60 s, as on a screen, so that two clicks can make a double click.
-    Harness::builder()
-        .with_size(egui::vec2(1400.0, 860.0))
-        .with_step_dt(1.0 / 60.0)
-        .build_ui_state(|ui, app: &mut ExplorerApp| app.frame_ui(ui), app)
-}
-
-/// Steps the harness until the map's background work has finished.
-fn wait_for_map(harness: &mut Harness<'_, ExplorerApp>) {
-    let deadline = Instant::now() + Duration::from_secs(600);
-    harness.step();
-    while harness.state().is_building_map() {
-        assert!(Instant::now() < deadline, "the map was not ready in time");
-        std::thread::sleep(Duration::from_millis(20));
-        harness.step();
-    }
-    harness.run_steps(3);
-}
-
-fn press_at(harness: &Harness<'_, ExplorerApp>, pos: egui::Pos2, pressed: bool) {
-    harness.event(egui::Event::PointerButton {
-        pos,
-        button: egui::PointerButton::Primary,
-        pressed,
-        modifiers: egui::Modifiers::NONE,
-    });
-}
+use latent_explorer::app::ExplorerApp;
+use support::{Dropped, harness, harness_in, press_at, wait_for_map};
 
 #[test]
 fn dragging_a_slider_changes_the_preview_pixels() {
@@ -304,20 +266,6 @@ fn the_attribute_strength_slider_changes_the_preview() {
     assert_ne!(app.effective_z(), app.z());
 }
 
-/// A dropped file, as the window system would hand it over.
-#[derive(Debug)]
-struct Dropped(std::path::PathBuf);
-
-impl egui::DroppedFile for Dropped {
-    fn path(&self) -> &std::path::Path {
-        &self.0
-    }
-
-    fn bytes(&self) -> Result<Vec<u8>, String> {
-        std::fs::read(&self.0).map_err(|e| e.to_string())
-    }
-}
-
 fn score_the_dataset(harness: &mut Harness<'_, ExplorerApp>) {
     harness.get_by_label("Anomalies").click();
     // The bottom panel shrinks to the new tool a frame later; click where it settles.
@@ -401,7 +349,7 @@ fn a_dropped_file_that_is_no_image_gives_a_message_and_changes_nothing() {
     assert!(
         messages
             .iter()
-            .any(|m| m.contains("notes.txt\": drop a PNG or JPEG image")),
+            .any(|m| m.contains("notes.txt\": drop a model file (.safetensors, .pt, .pth, .bin), a dataset")),
         "{messages:?}"
     );
     assert_eq!(app.z(), z.as_slice());

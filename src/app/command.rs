@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
+use super::explorer::DialogPurpose;
 use super::interpolation::{End, PlayMode};
+use super::loader::OpenItem;
 use crate::latent::{PathMethod, Score};
 
 /// The tools in the bottom panel.
@@ -157,4 +159,11 @@ pub enum Command {
     },
     /// Write the variations as new PNG files with a CSV of their z into a folder.
     WriteVariations(PathBuf),
+
+    /// Open a checkpoint or a dataset in the background; the open one stays until it is ready.
+    Open(OpenItem),
+    /// Choose a file or folder with the system's dialog.
+    Browse(DialogPurpose),
+    /// Stop opening.
+    CancelOpen,
 }

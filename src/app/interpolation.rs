@@ -134,6 +134,11 @@ impl Interpolation {
         };
     }
 
+    /// Decodes the strip again with `decoder` (after the model changed).
+    pub fn rebuild_with(&mut self, decoder: &PointDecoder) {
+        self.rebuild(decoder);
+    }
+
     fn rebuild(&mut self, decoder: &PointDecoder) {
         self.version += 1;
         let Some((a, b)) = self.ends() else {

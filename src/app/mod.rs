@@ -8,8 +8,10 @@ mod command;
 mod explorer;
 pub mod interpolation;
 pub mod jobs;
+pub mod loader;
 pub mod map_job;
 pub mod panels;
+pub mod recent;
 pub mod screenshot;
 pub mod session;
 mod textures;
@@ -20,7 +22,8 @@ use std::time::Duration;
 use anyhow::{Context, anyhow};
 
 pub use command::{Command, EndSource, ExportKind, Tool};
-pub use explorer::{Analogy, AttributeState, Drafts, ExplorerApp, Notice, Settings};
+pub use explorer::{Analogy, AttributeState, DialogPurpose, Drafts, ExplorerApp, Notice, Settings};
+pub use loader::OpenItem;
 pub use screenshot::ScreenshotTask;
 pub use session::Session;
 
@@ -53,7 +56,7 @@ pub fn open_session(args: &OpenRequest) -> anyhow::Result<Session> {
         samples = dataset.len(),
         "opened"
     );
-    Session::new(model, model_name, std::sync::Arc::new(dataset)).map_err(|e| anyhow!(e))
+    Session::from_loaded(model, model_name, std::sync::Arc::new(dataset)).map_err(|e| anyhow!(e))
 }
 
 fn native_options(size: (u32, u32)) -> eframe::NativeOptions {

@@ -34,28 +34,49 @@ pub struct Session {
     pub model_name: String,
     /// How the model was read.
     pub source: ModelSource,
-    /// The dataset to encode and map (unused for the map of a model without encoder).
+    /// The dataset as the model sees it: converted to its input, or, once a generator's map
+    /// is ready, its samples from the prior.
     pub dataset: Arc<Dataset>,
+    /// The dataset as it was loaded, kept for pairing with the next model.
+    pub raw_dataset: Arc<Dataset>,
+    /// What was done to the dataset's images to fit the model, if anything.
+    pub conversion: Option<String>,
 }
 
 impl Session {
-    /// Pairs a model with a dataset; fails when the dataset's images do not fit a model that
-    /// has to encode them.
+    /// Pairs a model with a dataset, converting the images to the model's input when they
+    /// differ in size or channels.
     pub fn new(
+        model: Arc<Model>,
+        source: ModelSource,
+        model_name: String,
+        raw_dataset: Arc<Dataset>,
+    ) -> Result<Self, String> {
+        let shape = model.spec().image_shape();
+        let (dataset, conversion) = if model.has_encoder() && raw_dataset.image_shape() != shape {
+            let (converted, note) = raw_dataset.as_ref().clone().converted_to(shape);
+            (Arc::new(converted), note)
+        } else {
+            (raw_dataset.clone(), None)
+        };
+        let decoder = PointDecoder::new(&model).map_err(|e| e.to_string())?;
+        Ok(Self {
+            model,
+            decoder,
+            model_name,
+            source,
+            dataset,
+            raw_dataset,
+            conversion,
+        })
+    }
+
+    /// Pairs a freshly loaded model with a dataset.
+    pub fn from_loaded(
         loaded: LoadedModel,
         model_name: String,
-        dataset: Arc<Dataset>,
+        raw_dataset: Arc<Dataset>,
     ) -> Result<Self, String> {
-        let model = Arc::new(loaded.model);
-        if model.has_encoder()
-            && let Some(problem) = model.spec().input_mismatch(dataset.image_shape())
-        {
-            return Err(format!(
-                "dataset \"{}\" does not fit model \"{model_name}\": {problem}",
-                dataset.name
-            ));
-        }
-        let decoder = PointDecoder::new(&model).map_err(|e| e.to_string())?;
         let source = ModelSource {
             path: loaded.path,
             format: loaded.format,
@@ -63,13 +84,7 @@ impl Session {
             stored_dtypes: loaded.stored_dtypes,
             notes: loaded.notes,
         };
-        Ok(Self {
-            model,
-            decoder,
-            model_name,
-            source,
-            dataset,
-        })
+        Self::new(Arc::new(loaded.model), source, model_name, raw_dataset)
     }
 
     /// Size of z.

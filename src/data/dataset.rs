@@ -34,11 +34,22 @@ pub enum DatasetError {
         source: std::io::Error,
     },
 
-    /// A folder holds no IDX image file.
-    #[error("dataset folder \"{path}\" holds no IDX image file (*-images-idx3-ubyte[.gz])")]
+    /// A folder holds no IDX image file and no PNG or JPEG images.
+    #[error(
+        "dataset folder \"{path}\" holds no IDX image file (*-images-idx3-ubyte[.gz]) and no PNG or JPEG images (in class subfolders or loose)"
+    )]
     NoImages {
         /// The folder.
         path: PathBuf,
+    },
+
+    /// An image folder whose files could not be read as images.
+    #[error("dataset folder \"{path}\": no image could be read ({reason})")]
+    Unreadable {
+        /// The folder.
+        path: PathBuf,
+        /// Why the first file failed.
+        reason: String,
     },
 
     /// A folder holds several IDX image files and the user must name one.
@@ -83,6 +94,8 @@ pub struct Dataset {
     pub labels: Vec<u32>,
     /// Name of each class index; may be shorter than the largest label, see [`Self::class_name`].
     pub class_names: Vec<String>,
+    /// What the reader converted or left out, for the user.
+    pub notes: Vec<String>,
 }
 
 impl Dataset {
@@ -166,6 +179,7 @@ impl Dataset {
             pixels: (0..count * shape.len()).map(|_| rng.uniform()).collect(),
             labels: vec![0; count],
             class_names: vec!["noise".into()],
+            notes: Vec::new(),
         }
     }
 
@@ -177,11 +191,24 @@ impl Dataset {
         self
     }
 
-    /// Loads an IDX dataset: an images file (its labels file is found beside it) or a folder
-    /// holding exactly one images file.
+    /// Loads a dataset: an IDX images file (its labels file is found beside it), a folder
+    /// holding exactly one, or a folder of PNG/JPEG images whose subfolders are the classes.
     pub fn load(path: &Path) -> Result<Self, DatasetError> {
+        Self::load_with_progress(path, &mut |_, _| {})
+    }
+
+    /// [`Self::load`], reporting `(done, total)` images while an image folder is read.
+    pub fn load_with_progress(
+        path: &Path,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Self, DatasetError> {
         let images_path = if path.is_dir() {
-            find_images_in_folder(path)?
+            match find_images_in_folder(path) {
+                Err(DatasetError::NoImages { .. }) if super::image_folder::holds_images(path) => {
+                    return super::image_folder::load_image_folder(path, progress);
+                }
+                other => other?,
+            }
         } else {
             path.to_owned()
         };
@@ -270,6 +297,7 @@ impl Dataset {
             pixels: images.data.iter().map(|&v| f32::from(v) / 255.0).collect(),
             labels,
             class_names,
+            notes: Vec::new(),
         })
     }
 }

@@ -4,6 +4,7 @@ pub mod convert;
 mod dataset;
 pub mod export;
 pub mod idx;
+pub mod image_folder;
 pub mod pixels;
 pub mod sprites;
 

@@ -96,6 +96,7 @@ pub fn dataset(count: usize, seed: u64) -> (Dataset, Vec<Factors>) {
         pixels,
         labels: factors.iter().map(|f| f.0[0] as u32).collect(),
         class_names: SHAPE_NAMES.iter().map(|s| s.to_string()).collect(),
+        notes: Vec::new(),
     };
     (dataset, factors)
 }

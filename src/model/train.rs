@@ -340,6 +340,7 @@ mod tests {
             pixels,
             labels,
             class_names: vec!["bar".into(), "square".into()],
+            notes: Vec::new(),
         }
     }
 

@@ -6,8 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use std::path::PathBuf;
 
+mod open;
 mod tools;
 
+pub use open::{DialogPurpose, Opening};
 pub use tools::{AnomalyView, Variations};
 
 use super::Command;
@@ -27,6 +29,13 @@ use super::panels::status_bar::status_bar_ui;
 use super::screenshot::ScreenshotTask;
 use super::session::{LatentPoint, Session};
 use crate::data::export::{write_gif, write_latents_csv, write_strip_png};
+use std::ops::RangeInclusive;
+
+use super::loader::OpenItem;
+use super::map_job::DimStats;
+use super::panels::menu_bar::menu_bar_ui;
+use super::panels::model_panel::model_panel_ui;
+use super::recent::RecentFiles;
 use crate::latent::library::{data_dir, library_path};
 use crate::latent::{
     AttributeVector, Bookmark, Library, Rng, add_scaled, analogy, attribute_vector,
@@ -135,11 +144,24 @@ pub struct ExplorerApp {
     variation_seed: u64,
     variation_textures: VariationTextures,
     augment_drafts: AugmentDrafts,
+    /// Where bookmarks and recent files are kept; `None` when no home folder is known.
+    library_dir: Option<PathBuf>,
+    recent: RecentFiles,
+    /// A checkpoint or dataset being opened.
+    opening: Option<Opening>,
+    load_progress: Option<Progress>,
+    /// The system file dialog, while it is open, and what its answer is for.
+    dialog: Option<(DialogPurpose, Job<Option<PathBuf>>)>,
 }
 
 impl ExplorerApp {
     /// Opens `session`; its map starts building in the background on the first frame.
     pub fn new(session: Session, settings: Settings) -> Self {
+        Self::with_data_dir(session, settings, data_dir())
+    }
+
+    /// Opens `session`, keeping bookmarks and recent files under `dir`.
+    fn with_data_dir(session: Session, settings: Settings, dir: Option<PathBuf>) -> Self {
         let point = LatentPoint::origin(&session.decoder);
         let rng = Rng::new(settings.random_seed);
         let mut app = Self {
@@ -180,16 +202,39 @@ impl ExplorerApp {
             variation_seed: 0,
             variation_textures: VariationTextures::default(),
             augment_drafts: AugmentDrafts::default(),
+            library_dir: dir.clone(),
+            recent: RecentFiles::default(),
+            opening: None,
+            load_progress: None,
+            dialog: None,
         };
-        app.open_library(data_dir());
+        app.open_library(dir);
+        app.load_recent();
         app
     }
 
-    /// Keeps bookmarks and attribute vectors under `dir` (default: [`data_dir`]) instead,
-    /// loading what is there for this model.
+    /// Keeps bookmarks, attribute vectors and recent files under `dir` (default: [`data_dir`])
+    /// instead, loading what is there.
     pub fn with_library_dir(mut self, dir: PathBuf) -> Self {
+        self.library_dir = Some(dir.clone());
         self.open_library(Some(dir));
+        self.load_recent();
         self
+    }
+
+    /// The open model, dataset and how they were read.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// True while a checkpoint or dataset is being opened.
+    pub fn is_opening(&self) -> bool {
+        self.opening.is_some()
+    }
+
+    /// The recently opened files.
+    pub fn recent(&self) -> &RecentFiles {
+        &self.recent
     }
 
     fn open_library(&mut self, dir: Option<PathBuf>) {
@@ -350,12 +395,47 @@ impl ExplorerApp {
         self.map_view.hovered()
     }
 
+    /// The spread of each code dimension, for a plain autoencoder once its map is ready.
+    fn code_stats(&self) -> Option<Vec<DimStats>> {
+        let model = &self.session.model;
+        if !model.has_encoder() || model.is_variational() {
+            return None;
+        }
+        self.map().map(|m| m.stats.clone())
+    }
+
+    /// Each slider's range and what *Random* draws from: ±the prior's limit, or for a plain
+    /// autoencoder the range of the dataset's codes widened by a tenth on each side.
+    pub fn slider_ranges(&self) -> (Vec<RangeInclusive<f32>>, &'static str) {
+        let limit = self.settings.slider_limit;
+        match self.code_stats() {
+            Some(stats) => {
+                let ranges = stats
+                    .iter()
+                    .map(|d| {
+                        let pad = (0.1 * (d.max - d.min)).max(1e-3);
+                        (d.min - pad)..=(d.max + pad)
+                    })
+                    .collect();
+                (
+                    ranges,
+                    "Draw each code from the dataset's mean and spread of that dimension",
+                )
+            }
+            None => (
+                vec![-limit..=limit; self.point.z.len()],
+                "Draw z from the N(0, I) prior",
+            ),
+        }
+    }
+
     /// Messages shown to the user.
     pub fn notices(&self) -> &[Notice] {
         &self.notices
     }
 
-    /// Files dropped on the window: images are checked; anything else is explained.
+    /// Files dropped on the window: model files are opened, images checked, datasets opened;
+    /// anything else is explained.
     fn take_dropped_files(&mut self, ctx: &egui::Context) {
         let dropped = ctx.input(|i| i.raw.dropped_files.clone());
         for file in dropped {
@@ -368,13 +448,25 @@ impl ExplorerApp {
                 .extension()
                 .and_then(|e| e.to_str())
                 .map(str::to_lowercase);
-            match extension.as_deref() {
-                Some("png" | "jpg" | "jpeg") => self.commands.push(Command::CheckImage(path)),
-                _ => self.warn(format!(
-                    "\"{}\": drop a PNG or JPEG image to check it against the dataset",
-                    path.display()
-                )),
-            }
+            let command = match extension.as_deref() {
+                _ if path.is_dir() => Command::Open(OpenItem::Dataset(path)),
+                Some("png" | "jpg" | "jpeg") => Command::CheckImage(path),
+                Some("safetensors" | "pt" | "pth" | "bin") => {
+                    Command::Open(OpenItem::Checkpoint(path))
+                }
+                Some("gz" | "ubyte") => Command::Open(OpenItem::Dataset(path)),
+                _ if path.to_string_lossy().contains("idx3-ubyte") => {
+                    Command::Open(OpenItem::Dataset(path))
+                }
+                _ => {
+                    self.warn(format!(
+                        "\"{}\": drop a model file (.safetensors, .pt, .pth, .bin), a dataset (IDX file or image folder) or a PNG/JPEG image to check",
+                        path.display()
+                    ));
+                    continue;
+                }
+            };
+            self.commands.push(command);
         }
     }
 
@@ -415,6 +507,10 @@ impl ExplorerApp {
             match event {
                 JobEvent::Progress(progress) => self.progress = Some(progress),
                 JobEvent::Finished(Ok(map)) => {
+                    // A generator's prior samples stand in for the dataset from now on.
+                    if let Some(samples) = &map.samples {
+                        self.session.dataset = samples.clone();
+                    }
                     self.map = MapState::Ready(Arc::new(map));
                     self.progress = None;
                 }
@@ -449,10 +545,20 @@ impl ExplorerApp {
                     let origin = vec![0.0; self.point.z.len()];
                     self.point.set_all(&origin, None, decoder);
                 }
-                Command::Randomize => {
-                    let limit = self.settings.slider_limit;
-                    self.point.randomize(&mut self.rng, limit, decoder);
-                }
+                Command::Randomize => match self.code_stats() {
+                    // A plain autoencoder has no prior: draw from its codes' spread instead.
+                    Some(stats) => {
+                        let z: Vec<f32> = stats
+                            .iter()
+                            .map(|d| (d.mean + d.std * self.rng.normal()).clamp(d.min, d.max))
+                            .collect();
+                        self.point.set_all(&z, None, decoder);
+                    }
+                    None => {
+                        let limit = self.settings.slider_limit;
+                        self.point.randomize(&mut self.rng, limit, decoder);
+                    }
+                },
                 Command::PickSample(idx) => {
                     if let MapState::Ready(map) = &self.map
                         && let Some(mean) = map.mean(idx)
@@ -562,6 +668,9 @@ impl ExplorerApp {
                 if let Some(z) = self.analogy.result.clone() {
                     self.point.set_all(&z, None, decoder);
                 }
+            }
+            Command::Open(_) | Command::Browse(_) | Command::CancelOpen => {
+                self.apply_open_command(command, ctx);
             }
             other => self.apply_tool_command(other, ctx),
         }
@@ -719,6 +828,8 @@ impl ExplorerApp {
         self.poll_map_job();
         self.poll_export_job();
         self.poll_tool_jobs();
+        self.poll_dialog();
+        self.poll_opening(&ctx);
         self.take_dropped_files(&ctx);
         let dt = ctx.input(|i| i.stable_dt);
         if let Some(z) = self.interpolation.advance(dt) {
@@ -735,9 +846,24 @@ impl ExplorerApp {
                 &self.session,
                 &self.point,
                 self.progress.as_ref(),
+                self.load_progress.as_ref(),
                 &mut self.commands,
             );
         });
+        egui::Panel::top("menu_bar").show(ui, |ui| {
+            menu_bar_ui(
+                ui,
+                &self.recent,
+                self.opening.is_some(),
+                self.session.model.has_encoder(),
+                &mut self.commands,
+            );
+        });
+        let open_shortcut = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::O);
+        if ctx.input_mut(|i| i.consume_shortcut(&open_shortcut)) {
+            self.commands
+                .push(Command::Browse(DialogPurpose::OpenCheckpoint));
+        }
         if !self.notices.is_empty() {
             egui::Panel::top("notices").show(ui, |ui| {
                 notices_ui(ui, &self.notices, &mut self.commands);
@@ -747,12 +873,8 @@ impl ExplorerApp {
             .resizable(true)
             .default_size(300.0)
             .show(ui, |ui| {
-                latent_panel_ui(
-                    ui,
-                    &self.point,
-                    self.settings.slider_limit,
-                    &mut self.commands,
-                );
+                let (ranges, hint) = self.slider_ranges();
+                latent_panel_ui(ui, &self.point, &ranges, hint, &mut self.commands);
             });
 
         egui::Panel::bottom("tools")
@@ -812,6 +934,12 @@ impl ExplorerApp {
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     preview_ui(ui, &mut self.preview, &self.session, &self.point);
                     ui.separator();
+                    egui::CollapsingHeader::new("Model")
+                        .default_open(false)
+                        .show(ui, |ui| {
+                            let source = self.map().map(|m| m.source);
+                            model_panel_ui(ui, &self.session, source);
+                        });
                     library_panel_ui(
                         ui,
                         &self.library,

@@ -25,8 +25,6 @@ pub struct AnomalyView {
     pub checked: Option<CheckedImage>,
     /// Background scoring.
     pub job: Option<Job<DatasetScores>>,
-    /// The file dialog, while it is open.
-    pub dialog: Option<Job<Option<PathBuf>>>,
     checks: u64,
 }
 
@@ -66,7 +64,7 @@ impl ExplorerApp {
             Command::SetPercentile(p) => self.anomaly.percentile = p.clamp(0.0, 100.0),
             Command::ExportAnomalies(path) => self.export_anomalies(path),
             Command::CheckImage(path) => self.check_image_file(path),
-            Command::BrowseImage => self.open_image_dialog(ctx),
+            Command::BrowseImage => self.open_dialog(super::DialogPurpose::CheckImage, ctx),
             Command::GenerateVariations {
                 count,
                 sigma,
@@ -78,6 +76,13 @@ impl ExplorerApp {
     }
 
     fn start_scoring(&mut self, ctx: &egui::Context) {
+        if !self.session.model.has_encoder() {
+            self.warn(format!(
+                "anomaly scores need an encoder, and the open model is a {}",
+                self.session.model.spec().kind.description()
+            ));
+            return;
+        }
         let model = self.session.model.clone();
         let dataset = self.session.dataset.clone();
         let repaint = ctx.clone();
@@ -113,51 +118,17 @@ impl ExplorerApp {
                 }
             }
         }
-        if let Some(job) = &mut self.anomaly.dialog {
-            let chosen = job.poll().into_iter().find_map(|e| match e {
-                JobEvent::Finished(result) => Some(result),
-                JobEvent::Progress(_) => None,
-            });
-            match chosen {
-                Some(Ok(Some(path))) => {
-                    self.anomaly.dialog = None;
-                    self.commands.push(Command::CheckImage(path));
-                }
-                Some(Ok(None)) => {
-                    self.anomaly.dialog = None;
-                    tracing::info!("no image chosen (or no file dialog on this desktop)");
-                }
-                Some(Err(e)) => {
-                    self.anomaly.dialog = None;
-                    self.warn(format!(
-                        "the file dialog failed: {e}; drop the image on the window instead"
-                    ));
-                }
-                None => {}
-            }
-        }
-    }
-
-    fn open_image_dialog(&mut self, ctx: &egui::Context) {
-        if self.anomaly.dialog.is_some() {
-            return;
-        }
-        let repaint = ctx.clone();
-        let wake: Arc<dyn Fn() + Send + Sync> = Arc::new(move || repaint.request_repaint());
-        // The dialog blocks its thread, never the window's.
-        let job = Job::spawn("file-dialog", 0, wake, |_| {
-            Ok(rfd::FileDialog::new()
-                .set_title("Check an image")
-                .add_filter("Images", &["png", "jpg", "jpeg"])
-                .pick_file())
-        });
-        match job {
-            Ok(job) => self.anomaly.dialog = Some(job),
-            Err(e) => self.error(format!("cannot open the file dialog: {e}")),
-        }
     }
 
     fn check_image_file(&mut self, path: PathBuf) {
+        if !self.session.model.has_encoder() {
+            self.warn(format!(
+                "\"{}\": checking an image needs an encoder, and the open model is a {}",
+                path.display(),
+                self.session.model.spec().kind.description()
+            ));
+            return;
+        }
         let Some(scores) = self.anomaly.scores.clone() else {
             self.warn(format!(
                 "\"{}\": score the dataset first (Anomalies → Score the dataset), so the image has something to be compared with",

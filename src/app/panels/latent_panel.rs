@@ -1,13 +1,17 @@
 //! The latent panel: one slider per dimension, with a typed value beside each.
 
+use std::ops::RangeInclusive;
+
 use crate::app::Command;
 use crate::app::session::LatentPoint;
 
-/// Draws *Reset*, *Random* and the sliders `z0 … z{n-1}` over `±limit`.
+/// Draws *Reset*, *Random* and the sliders `z0 … z{n-1}`, dimension `d` over `ranges[d]`;
+/// `random_hint` says where *Random* draws from.
 pub fn latent_panel_ui(
     ui: &mut egui::Ui,
     point: &LatentPoint,
-    limit: f32,
+    ranges: &[RangeInclusive<f32>],
+    random_hint: &str,
     commands: &mut Vec<Command>,
 ) {
     ui.heading("Latent z");
@@ -19,11 +23,7 @@ pub fn latent_panel_ui(
         {
             commands.push(Command::ResetAll);
         }
-        if ui
-            .button("Random")
-            .on_hover_text("Draw z from the N(0, I) prior")
-            .clicked()
-        {
+        if ui.button("Random").on_hover_text(random_hint).clicked() {
             commands.push(Command::Randomize);
         }
     });
@@ -39,9 +39,10 @@ pub fn latent_panel_ui(
     egui::ScrollArea::vertical().show(ui, |ui| {
         for (dim, &current) in point.z.iter().enumerate() {
             let mut value = current;
+            let range = ranges.get(dim).cloned().unwrap_or(-4.0..=4.0);
             let response = ui
                 .add(
-                    egui::Slider::new(&mut value, -limit..=limit)
+                    egui::Slider::new(&mut value, range)
                         .text(format!("z{dim}"))
                         .clamping(egui::SliderClamping::Never)
                         .fixed_decimals(2)

@@ -9,7 +9,7 @@ use egui_plot::{Corner, Legend, Line, MarkerShape, Plot, PlotPoint, PlotTransfor
 use crate::app::Command;
 use crate::app::command::EndSource;
 use crate::app::interpolation::{End, Interpolation};
-use crate::app::map_job::LatentMap;
+use crate::app::map_job::{LatentMap, MapSource};
 use crate::app::session::{LatentPoint, Session};
 use crate::app::textures::CachedTexture;
 use crate::latent::Score;
@@ -439,9 +439,19 @@ fn color_bar_ui(ui: &mut egui::Ui, score: Score, low: f64, high: f64) {
 fn map_header_ui(ui: &mut egui::Ui, map: &LatentMap) {
     let ratio = map.pca.projection.explained_variance_ratio();
     let share = |k: usize| ratio.get(k).map_or(0.0, |r| r * 100.0);
+    let what = match map.source {
+        MapSource::Dataset => "µ",
+        MapSource::PriorSamples => "prior samples z",
+    };
+    if map.source == MapSource::PriorSamples {
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            "This generator has no encoder, so the dataset cannot be mapped: the points are samples from its N(0, I) prior, each decoded for its thumbnail.",
+        );
+    }
     ui.horizontal(|ui| {
         ui.label(format!(
-            "PCA of µ: PC1 {:.1}% and PC2 {:.1}% of the variance · {} samples",
+            "PCA of {what}: PC1 {:.1}% and PC2 {:.1}% of the variance · {} samples",
             share(0),
             share(1),
             map.len() - map.pca.skipped

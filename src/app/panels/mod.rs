@@ -7,5 +7,7 @@ pub mod interpolation_panel;
 pub mod latent_panel;
 pub mod library_panel;
 pub mod map_view;
+pub mod menu_bar;
+pub mod model_panel;
 pub mod preview;
 pub mod status_bar;

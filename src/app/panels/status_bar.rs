@@ -4,12 +4,14 @@ use crate::app::Command;
 use crate::app::jobs::Progress;
 use crate::app::session::{LatentPoint, Session};
 
-/// Draws one line of facts and, while the map is being built, its progress and a cancel button.
+/// Draws one line of facts and, while the map is being built or a file opened, its progress
+/// and a cancel button.
 pub fn status_bar_ui(
     ui: &mut egui::Ui,
     session: &Session,
     point: &LatentPoint,
     progress: Option<&Progress>,
+    loading: Option<&Progress>,
     commands: &mut Vec<Command>,
 ) {
     ui.horizontal(|ui| {
@@ -37,6 +39,19 @@ pub fn status_bar_ui(
             );
             if ui.small_button("Cancel").clicked() {
                 commands.push(Command::CancelMapJob);
+            }
+        }
+        if let Some(loading) = loading {
+            ui.separator();
+            ui.spinner();
+            let counts = if loading.total > 1 {
+                format!(" {}/{}", loading.done, loading.total)
+            } else {
+                String::new()
+            };
+            ui.label(format!("{}{counts}", loading.stage));
+            if ui.small_button("Cancel opening").clicked() {
+                commands.push(Command::CancelOpen);
             }
         }
     });
