@@ -347,9 +347,8 @@ fn a_dropped_file_that_is_no_image_gives_a_message_and_changes_nothing() {
         "{messages:?}"
     );
     assert!(
-        messages
-            .iter()
-            .any(|m| m.contains("notes.txt\": drop a model file (.safetensors, .pt, .pth, .bin), a dataset")),
+        messages.iter().any(|m| m
+            .contains("notes.txt\": drop a model file (.safetensors, .pt, .pth, .bin), a dataset")),
         "{messages:?}"
     );
     assert_eq!(app.z(), z.as_slice());

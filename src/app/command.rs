@@ -166,4 +166,13 @@ pub enum Command {
     Browse(DialogPurpose),
     /// Stop opening.
     CancelOpen,
+
+    /// Show the map as PCA on chosen axes, or as t-SNE.
+    ChooseProjection(super::projection::ProjectionChoice),
+    /// Start t-SNE again with the drafted parameters.
+    RestartTsne,
+    /// Pause (`true`) or resume t-SNE.
+    PauseTsne(bool),
+    /// Stop t-SNE where it is.
+    CancelTsne,
 }

@@ -127,7 +127,9 @@ pub fn build_map(
 
     cx.report("fitting PCA", 0, 1);
     let started = Instant::now();
-    let pca = fit_pca(&means, model.latent_dim(), 2)
+    // Up to eight components, so the user can choose other axes than PC1 and PC2.
+    let components = model.latent_dim().clamp(2, 8);
+    let pca = fit_pca(&means, model.latent_dim(), components)
         .map_err(|e| format!("projecting dataset \"{}\": {e}", dataset.name))?;
     let project_secs = started.elapsed().as_secs_f64();
     tracing::info!(

@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod loader;
 pub mod map_job;
 pub mod panels;
+pub mod projection;
 pub mod recent;
 pub mod screenshot;
 pub mod session;
@@ -89,6 +90,8 @@ pub struct Startup {
     pub ends: Option<(usize, usize)>,
     /// Score the dataset, colour the map by reconstruction error and show the anomaly tool.
     pub anomalies: bool,
+    /// Show the map as t-SNE, and wait for it to finish.
+    pub tsne: bool,
 }
 
 impl Startup {
@@ -100,6 +103,11 @@ impl Startup {
         }
         if let Some(idx) = self.pick {
             commands.push(Command::PickSample(idx));
+        }
+        if self.tsne {
+            commands.push(Command::ChooseProjection(
+                projection::ProjectionChoice::Tsne,
+            ));
         }
         if self.anomalies {
             commands.push(Command::ScoreDataset);

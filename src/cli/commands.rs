@@ -34,6 +34,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 pick: args.pick,
                 ends: args.ends,
                 anomalies: args.anomalies,
+                tsne: args.tsne,
             };
             app::screenshot(&args.open.to_request(), &args.out, args.size, startup)
         }
@@ -199,15 +200,73 @@ pub fn encode(args: &EncodeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `project`: maps latents from a CSV to 2-D coordinates.
+/// `project`: maps latents from a CSV to 2-D coordinates, and prints the time taken, the
+/// final KL divergence (t-SNE) and the neighbourhood-preservation score, one `key value` line
+/// each, so that speed can be compared at equal quality.
 pub fn project(args: &ProjectArgs) -> anyhow::Result<()> {
     let table = read_latents(&args.input)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads)
+        .build()
+        .with_context(|| format!("--threads {}", args.threads))?;
+    pool.install(|| project_with(args, &table))
+}
+
+fn project_with(args: &ProjectArgs, table: &super::csv::LatentTable) -> anyhow::Result<()> {
+    let context = || format!("latents file \"{}\"", args.input.display());
+    let rows = table.index.len();
+    let finite: Vec<usize> = (0..rows)
+        .filter(|&r| {
+            table.values[r * table.dim..(r + 1) * table.dim]
+                .iter()
+                .all(|v| v.is_finite())
+        })
+        .collect();
     let started = Instant::now();
-    let (coords, skipped) = match args.method {
+
+    // Coordinates of every row (None for rows left out), and the KL divergence for t-SNE.
+    let (coords, kl, name): (Vec<Option<[f64; 2]>>, Option<f64>, &str) = match args.method {
         ProjectionMethod::Pca => {
-            let fitted = projection::fit_pca(&table.values, table.dim, 2)
-                .with_context(|| format!("latents file \"{}\"", args.input.display()))?;
-            (fitted.coords, fitted.skipped)
+            let fitted = projection::fit_pca(&table.values, table.dim, args.components.max(2))
+                .with_context(context)?;
+            (fitted.coords.all_on(0, 1), None, "PCA")
+        }
+        ProjectionMethod::Tsne => {
+            let points: Vec<f32> = finite
+                .iter()
+                .flat_map(|&r| {
+                    table.values[r * table.dim..(r + 1) * table.dim]
+                        .iter()
+                        .copied()
+                })
+                .collect();
+            let params = projection::TsneParams {
+                perplexity: args.perplexity,
+                iterations: args.iterations,
+                learning_rate: args.learning_rate,
+                seed: args.seed,
+                threads: args.threads,
+                ..projection::TsneParams::default()
+            };
+            let mut bar = ProgressLine::default();
+            let mut tsne =
+                projection::Tsne::new(&points, table.dim, &params, &mut |stage, done, total| {
+                    bar.draw(done, total, stage, false);
+                    ControlFlow::Continue(())
+                })
+                .with_context(context)?
+                .context("t-SNE stopped before it started")?;
+            while !tsne.is_done() {
+                tsne.step(25);
+                let text = format!("t-SNE iteration {}/{}", tsne.iteration(), args.iterations);
+                bar.draw(tsne.iteration(), args.iterations, &text, tsne.is_done());
+            }
+            bar.finish();
+            let mut coords = vec![None; rows];
+            for (&row, &xy) in finite.iter().zip(tsne.coords()) {
+                coords[row] = Some(xy);
+            }
+            (coords, Some(tsne.kl_divergence()), "t-SNE")
         }
     };
     let elapsed = started.elapsed().as_secs_f64();
@@ -226,17 +285,36 @@ pub fn project(args: &ProjectArgs) -> anyhow::Result<()> {
     write_atomically(&args.out, coords_to_csv(&index, &label, &xy).as_bytes())
         .with_context(|| format!("cannot write \"{}\"", args.out.display()))?;
 
+    let skipped = rows - xy.len();
     let skipped_text = match skipped {
         0 => String::new(),
         n => format!(" ({n} rows with NaN or infinite values left out)"),
     };
     println!(
-        "projected {} points from {} dimensions by PCA in {:.1} ms{skipped_text}; wrote \"{}\"",
+        "projected {} points from {} dimensions by {name} in {:.1} ms{skipped_text}; wrote \"{}\"",
         xy.len(),
         table.dim,
         elapsed * 1000.0,
         args.out.display()
     );
+    println!("time_secs {elapsed:.4}");
+    if let Some(kl) = kl {
+        println!("kl_divergence {kl:.6}");
+    }
+    if !args.no_score && xy.len() > 11 {
+        // Exact neighbours on every point up to 10,000, on a seeded sample of 2,000 beyond.
+        let points: Vec<f32> = finite
+            .iter()
+            .flat_map(|&r| {
+                table.values[r * table.dim..(r + 1) * table.dim]
+                    .iter()
+                    .copied()
+            })
+            .collect();
+        let sample = (xy.len() > 10_000).then_some(2000);
+        let score = projection::neighbourhood_preservation(&points, table.dim, &xy, 10, sample, 0);
+        println!("neighbourhood_preservation {score:.4}");
+    }
     Ok(())
 }
 

@@ -262,6 +262,8 @@ pub struct EncodeArgs {
 pub enum ProjectionMethod {
     /// Principal component analysis (linear; new points project exactly).
     Pca,
+    /// t-SNE (non-linear; shows clusters).
+    Tsne,
 }
 
 /// Options of `project`.
@@ -276,6 +278,27 @@ pub struct ProjectArgs {
     /// Output CSV: index, label, x, y.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// PCA: components to fit (the output holds the first two).
+    #[arg(long, default_value_t = 2, value_name = "K")]
+    pub components: usize,
+    /// t-SNE: the effective number of neighbours.
+    #[arg(long, default_value_t = 30.0, value_name = "P")]
+    pub perplexity: f64,
+    /// t-SNE: iterations, the 250 of early exaggeration included.
+    #[arg(long, default_value_t = 750, value_name = "N")]
+    pub iterations: usize,
+    /// t-SNE: step size; "auto" when absent (N/12 during early exaggeration, then N).
+    #[arg(long, value_name = "RATE")]
+    pub learning_rate: Option<f64>,
+    /// t-SNE: the seed of its initial jitter; the same seed gives the same coordinates.
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    pub seed: u64,
+    /// Worker threads (0: one per core).
+    #[arg(long, default_value_t = 0, value_name = "T")]
+    pub threads: usize,
+    /// Skip the neighbourhood-preservation score (costly for high-dimensional inputs).
+    #[arg(long)]
+    pub no_score: bool,
 }
 
 /// Options of `decode`.
@@ -313,6 +336,9 @@ pub struct ScreenshotArgs {
     /// Score the dataset, colour the map by reconstruction error and show the anomaly tool.
     #[arg(long)]
     pub anomalies: bool,
+    /// Show the map as t-SNE, and wait until it has finished.
+    #[arg(long)]
+    pub tsne: bool,
     /// Window size as WIDTHxHEIGHT.
     #[arg(long, default_value = "1400x860", value_parser = parse_size)]
     pub size: (u32, u32),

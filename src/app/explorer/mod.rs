@@ -7,9 +7,11 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 mod open;
+mod projection;
 mod tools;
 
 pub use open::{DialogPurpose, Opening};
+pub use projection::ProjectionView;
 pub use tools::{AnomalyView, Variations};
 
 use super::Command;
@@ -35,6 +37,8 @@ use super::loader::OpenItem;
 use super::map_job::DimStats;
 use super::panels::menu_bar::menu_bar_ui;
 use super::panels::model_panel::model_panel_ui;
+use super::panels::projection_bar::projection_bar_ui;
+use super::projection::MapLayout;
 use super::recent::RecentFiles;
 use crate::latent::library::{data_dir, library_path};
 use crate::latent::{
@@ -152,6 +156,11 @@ pub struct ExplorerApp {
     load_progress: Option<Progress>,
     /// The system file dialog, while it is open, and what its answer is for.
     dialog: Option<(DialogPurpose, Job<Option<PathBuf>>)>,
+    /// PCA axes or t-SNE, and the t-SNE run.
+    projection: ProjectionView,
+    /// The layout drawn in the last frame, and where the current z landed on it.
+    shown_layout: Option<MapLayout>,
+    shown_current: Option<[f64; 2]>,
 }
 
 impl ExplorerApp {
@@ -207,6 +216,9 @@ impl ExplorerApp {
             opening: None,
             load_progress: None,
             dialog: None,
+            projection: ProjectionView::default(),
+            shown_layout: None,
+            shown_current: None,
         };
         app.open_library(dir);
         app.load_recent();
@@ -381,13 +393,28 @@ impl ExplorerApp {
 
     /// Number of samples drawn on the map (0 until it is ready).
     pub fn map_point_count(&self) -> usize {
-        self.map()
-            .map_or(0, |m| m.pca.coords.iter().flatten().count())
+        self.map().map_or(0, |m| m.pca.coords.len() - m.pca.skipped)
+    }
+
+    /// The layout the map drew in the last frame.
+    pub fn shown_layout(&self) -> Option<&MapLayout> {
+        self.shown_layout.as_ref()
+    }
+
+    /// Where the current z was drawn on the map in the last frame.
+    pub fn current_marker(&self) -> Option<[f64; 2]> {
+        self.shown_current
+    }
+
+    /// The projection chosen and the t-SNE run, if any.
+    pub fn projection(&self) -> &ProjectionView {
+        &self.projection
     }
 
     /// Where sample `idx` was drawn in the last frame, in screen points.
     pub fn sample_screen_position(&self, idx: usize) -> Option<egui::Pos2> {
-        self.map_view.screen_position(self.map()?, idx)
+        self.map_view
+            .screen_position(self.shown_layout.as_ref()?, idx)
     }
 
     /// The sample under the pointer in the last frame.
@@ -672,6 +699,10 @@ impl ExplorerApp {
             Command::Open(_) | Command::Browse(_) | Command::CancelOpen => {
                 self.apply_open_command(command, ctx);
             }
+            Command::ChooseProjection(_)
+            | Command::RestartTsne
+            | Command::PauseTsne(_)
+            | Command::CancelTsne => self.apply_projection_command(command, ctx),
             other => self.apply_tool_command(other, ctx),
         }
     }
@@ -830,6 +861,7 @@ impl ExplorerApp {
         self.poll_tool_jobs();
         self.poll_dialog();
         self.poll_opening(&ctx);
+        self.poll_projection(&ctx);
         self.take_dropped_files(&ctx);
         let dt = ctx.input(|i| i.stable_dt);
         if let Some(z) = self.interpolation.advance(dt) {
@@ -953,20 +985,40 @@ impl ExplorerApp {
                     );
                 });
             });
+        let layout = self.layout();
+        let placed = match &layout {
+            Some((_, version)) => self.place_overlay(*version),
+            None => projection::Placed::empty(),
+        };
+        self.shown_layout = layout.as_ref().map(|(l, _)| l.clone());
+        self.shown_current = placed.current;
         egui::CentralPanel::default_margins().show(ui, |ui| {
+            if let MapState::Ready(map) = &self.map {
+                projection_bar_ui(
+                    ui,
+                    self.projection.choice,
+                    &mut self.projection.draft,
+                    self.projection.tsne.as_ref(),
+                    map,
+                    &mut self.commands,
+                );
+            }
             let highlighted = self.anomaly.above_threshold();
             let overlay = MapOverlay {
-                interpolation: &self.interpolation,
                 color_by: self
                     .anomaly
                     .color_by
                     .and_then(|s| Some((s, self.anomaly.scores.as_ref()?.of(s)))),
                 highlighted: &highlighted,
-                checked: self.anomaly.checked.as_ref().map(|c| c.mean.as_slice()),
+                checked: placed.checked,
+                current: placed.current,
+                path: &placed.path,
+                ends: placed.ends.clone(),
             };
             self.map_view.ui(
                 ui,
                 &self.map,
+                layout.as_ref().map(|(l, _)| l),
                 &self.session,
                 &self.point,
                 &overlay,
@@ -983,7 +1035,13 @@ impl ExplorerApp {
         let map_done = !self.is_building_map()
             && self.when_map_ready.is_empty()
             && self.anomaly.job.is_none()
-            && self.export_job.is_none();
+            && self.export_job.is_none()
+            && self.opening.is_none()
+            && !self
+                .projection
+                .tsne
+                .as_ref()
+                .is_some_and(|run| run.is_running());
         if let Some(task) = &mut self.screenshot {
             task.step(&ctx, map_done);
         }

@@ -229,6 +229,7 @@ impl ExplorerApp {
         next.screenshot = self.screenshot.take();
         next.when_map_ready = std::mem::take(&mut self.when_map_ready);
         next.rng = self.rng.clone();
+        next.projection = super::ProjectionView::carried_from(&self.projection);
         if keep_z {
             let decoder = &next.session.decoder;
             next.point.set_all(&self.point.z, None, decoder);

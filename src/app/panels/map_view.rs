@@ -8,8 +8,9 @@ use egui_plot::{Corner, Legend, Line, MarkerShape, Plot, PlotPoint, PlotTransfor
 
 use crate::app::Command;
 use crate::app::command::EndSource;
-use crate::app::interpolation::{End, Interpolation};
-use crate::app::map_job::{LatentMap, MapSource};
+use crate::app::interpolation::End;
+use crate::app::map_job::LatentMap;
+use crate::app::projection::MapLayout;
 use crate::app::session::{LatentPoint, Session};
 use crate::app::textures::CachedTexture;
 use crate::latent::Score;
@@ -36,16 +37,20 @@ pub fn class_color(label: u32) -> Color32 {
     CLASS_COLORS[label as usize % CLASS_COLORS.len()]
 }
 
-/// What the map draws on top of the dataset.
+/// What the map draws on top of the dataset, already placed on the layout.
 pub struct MapOverlay<'a> {
-    /// The interpolation, for its path and ends.
-    pub interpolation: &'a Interpolation,
     /// Colour the samples by this score's values instead of by class.
     pub color_by: Option<(Score, &'a [f64])>,
     /// Samples to ring (those above the anomaly threshold).
     pub highlighted: &'a [usize],
-    /// The posterior mean of a checked image, to mark.
-    pub checked: Option<&'a [f32]>,
+    /// Where a checked image's µ lands.
+    pub checked: Option<[f64; 2]>,
+    /// Where the current z lands.
+    pub current: Option<[f64; 2]>,
+    /// The interpolation's frames.
+    pub path: &'a [[f64; 2]],
+    /// The interpolation's ends, by name.
+    pub ends: Vec<(&'static str, [f64; 2])>,
 }
 
 /// Number of colour steps for a continuous score.
@@ -111,11 +116,11 @@ struct ClassSeries {
     points: Vec<PlotPoint>,
 }
 
-/// Drawing caches of the map; rebuilt when a new [`LatentMap`] arrives.
+/// Drawing caches of the map; rebuilt when a new layout arrives.
 #[derive(Default)]
 pub struct MapView {
     series: Vec<ClassSeries>,
-    series_of: Option<Arc<LatentMap>>,
+    series_of: Option<Arc<Vec<Option<[f64; 2]>>>>,
     hovered: Option<usize>,
     hover_texture: CachedTexture,
     last_transform: Option<PlotTransform>,
@@ -125,8 +130,8 @@ pub struct MapView {
 
 impl MapView {
     /// Where sample `idx` was drawn in the last frame, in screen points.
-    pub fn screen_position(&self, map: &LatentMap, idx: usize) -> Option<Pos2> {
-        let [x, y] = map.pca.coords.get(idx).copied().flatten()?;
+    pub fn screen_position(&self, layout: &MapLayout, idx: usize) -> Option<Pos2> {
+        let [x, y] = layout.coords.get(idx).copied().flatten()?;
         let transform = self.last_transform.as_ref()?;
         Some(transform.position_from_point(&PlotPoint::new(x, y)))
     }
@@ -136,11 +141,11 @@ impl MapView {
         self.hovered
     }
 
-    fn rebuild_series(&mut self, map: &Arc<LatentMap>, session: &Session) {
+    fn rebuild_series(&mut self, layout: &MapLayout, session: &Session) {
         if self
             .series_of
             .as_ref()
-            .is_some_and(|built| Arc::ptr_eq(built, map))
+            .is_some_and(|built| Arc::ptr_eq(built, &layout.coords))
         {
             return;
         }
@@ -152,43 +157,49 @@ impl MapView {
                 points: Vec::new(),
             })
             .collect();
-        for (coords, &label) in map.pca.coords.iter().zip(&dataset.labels) {
+        for (coords, &label) in layout.coords.iter().zip(&dataset.labels) {
             if let (Some([x, y]), Some(class)) = (coords, series.get_mut(label as usize)) {
                 class.points.push(PlotPoint::new(*x, *y));
             }
         }
         self.series = series;
-        self.series_of = Some(map.clone());
-        self.hovered = None;
+        self.series_of = Some(layout.coords.clone());
     }
 
-    /// Draws the map region.
+    /// Draws the map region: `layout` once the map is ready, else what the work is doing.
+    #[allow(clippy::too_many_arguments)] // Each is a distinct piece of state the map reads.
     pub fn ui(
         &mut self,
         ui: &mut egui::Ui,
         state: &MapState,
+        layout: Option<&MapLayout>,
         session: &Session,
         point: &LatentPoint,
         overlay: &MapOverlay<'_>,
         commands: &mut Vec<Command>,
     ) {
-        let interpolation = overlay.interpolation;
-        let map = match state {
-            MapState::Ready(map) => map,
-            MapState::Building => {
+        let layout = match (state, layout) {
+            (MapState::Ready(_), Some(layout)) => layout,
+            (MapState::Ready(_), None) => {
+                ui.centered_and_justified(|ui| {
+                    ui.label("Forming the layout… the sliders work meanwhile.");
+                });
+                return;
+            }
+            (MapState::Building, _) => {
                 ui.centered_and_justified(|ui| {
                     ui.label("Encoding the dataset and fitting PCA… the sliders work meanwhile.");
                 });
                 return;
             }
-            MapState::Failed(message) => {
+            (MapState::Failed(message), _) => {
                 ui.colored_label(ui.visuals().error_fg_color, format!("No map: {message}"));
                 if ui.button("Try again").clicked() {
                     commands.push(Command::RebuildMap);
                 }
                 return;
             }
-            MapState::Cancelled => {
+            (MapState::Cancelled, _) => {
                 ui.label("Building the map was cancelled.");
                 if ui.button("Build the map").clicked() {
                     commands.push(Command::RebuildMap);
@@ -196,32 +207,27 @@ impl MapView {
                 return;
             }
         };
-        self.rebuild_series(map, session);
-        map_header_ui(ui, map);
+        self.rebuild_series(layout, session);
         let by_score = overlay.color_by.map(|(score, values)| {
             let (low, high) = color_range(values);
             color_bar_ui(ui, score, low, high);
-            score_series(&map.pca.coords, values, low, high)
+            score_series(&layout.coords, values, low, high)
         });
         let rings: Vec<[f64; 2]> = overlay
             .highlighted
             .iter()
-            .filter_map(|&i| map.pca.coords.get(i).copied().flatten())
+            .filter_map(|&i| layout.coords.get(i).copied().flatten())
             .collect();
-        let checked = overlay.checked.map(|z| map.pca.projection.project(z));
-
-        let current = map.pca.projection.project(&point.effective());
-        let project = |z: &[f32]| map.pca.projection.project(z);
-        let path: Vec<[f64; 2]> = interpolation.latents.iter().map(|z| project(z)).collect();
-        let ends: Vec<(&str, [f64; 2])> = [("A", &interpolation.a), ("B", &interpolation.b)]
-            .into_iter()
-            .filter_map(|(name, end)| Some((name, project(&end.as_ref()?.z))))
-            .collect();
+        let checked = overlay.checked;
+        let current = overlay.current.unwrap_or([f64::NAN; 2]);
+        let path: Vec<[f64; 2]> = overlay.path.to_vec();
+        let ends = overlay.ends.clone();
         let selected = point
             .sample
-            .and_then(|idx| map.pca.coords.get(idx).copied().flatten());
+            .and_then(|idx| layout.coords.get(idx).copied().flatten());
         let series = &self.series;
-        let coords = &map.pca.coords;
+        let coords = &layout.coords;
+        let [x_label, y_label] = &layout.axes;
 
         let response = Plot::new("latent_map")
             .data_aspect(1.0)
@@ -230,8 +236,8 @@ impl MapView {
                     .position(Corner::RightTop)
                     .follow_insertion_order(true),
             )
-            .x_axis_label("PC1")
-            .y_axis_label("PC2")
+            .x_axis_label(x_label.as_str())
+            .y_axis_label(y_label.as_str())
             .show(ui, |plot_ui| {
                 match &by_score {
                     None => {
@@ -432,36 +438,6 @@ fn color_bar_ui(ui: &mut egui::Ui, score: Score, low: f64, high: f64) {
                 .rect_filled(cell, 0.0, score_color((k as f32 + 0.5) / steps as f32));
         }
         ui.label(format!("{high:.1} (1st to 99th percentile)"));
-    });
-}
-
-/// The line above the plot: what the axes mean and what was left out.
-fn map_header_ui(ui: &mut egui::Ui, map: &LatentMap) {
-    let ratio = map.pca.projection.explained_variance_ratio();
-    let share = |k: usize| ratio.get(k).map_or(0.0, |r| r * 100.0);
-    let what = match map.source {
-        MapSource::Dataset => "µ",
-        MapSource::PriorSamples => "prior samples z",
-    };
-    if map.source == MapSource::PriorSamples {
-        ui.colored_label(
-            ui.visuals().warn_fg_color,
-            "This generator has no encoder, so the dataset cannot be mapped: the points are samples from its N(0, I) prior, each decoded for its thumbnail.",
-        );
-    }
-    ui.horizontal(|ui| {
-        ui.label(format!(
-            "PCA of {what}: PC1 {:.1}% and PC2 {:.1}% of the variance · {} samples",
-            share(0),
-            share(1),
-            map.len() - map.pca.skipped
-        ));
-        if map.pca.skipped > 0 {
-            ui.colored_label(
-                ui.visuals().warn_fg_color,
-                format!("{} left out (NaN or infinite µ)", map.pca.skipped),
-            );
-        }
     });
 }
 

@@ -10,4 +10,5 @@ pub mod map_view;
 pub mod menu_bar;
 pub mod model_panel;
 pub mod preview;
+pub mod projection_bar;
 pub mod status_bar;
