@@ -11,6 +11,7 @@
 //! - [`cli`]: the headless commands,
 //! - [`app`]: the egui window, the only layer that knows egui exists.
 
+pub mod analysis;
 pub mod app;
 pub mod bundled;
 pub mod cli;

@@ -5,6 +5,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use latent_explorer::cli::{self, Cli};
 
+/// Tensors of tens of megabytes come and go every training step; mimalloc reuses their pages
+/// where the system allocator returns them to the kernel and faults them in again.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -18,6 +18,22 @@ pub enum Tool {
     Anomalies,
     /// Variations around z.
     Augment,
+    /// One row per dimension, each varied alone around z.
+    Traversal,
+    /// Disentanglement metrics against known factors.
+    Metrics,
+}
+
+/// What colours the map's points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ColorBy {
+    /// The class label, one colour each.
+    #[default]
+    Class,
+    /// A known factor of variation (by index), on a continuous colour map.
+    Factor(usize),
+    /// An anomaly score, on a continuous colour map.
+    Score(Score),
 }
 
 /// Where an interpolation endpoint comes from.
@@ -136,8 +152,8 @@ pub enum Command {
     ShowTool(Tool),
     /// Score every dataset sample in the background.
     ScoreDataset,
-    /// Colour the map by class (`None`) or by a score.
-    ColorMapBy(Option<Score>),
+    /// Colour the map by class, a factor or a score.
+    ColorMapBy(ColorBy),
     /// The score the histogram, threshold and gallery use.
     ChooseScore(Score),
     /// The threshold, as a percentile of the dataset's scores.
@@ -175,4 +191,30 @@ pub enum Command {
     PauseTsne(bool),
     /// Stop t-SNE where it is.
     CancelTsne,
+
+    /// Order the sliders by each dimension's KL (most used first), and hide those below
+    /// 0.01 nats.
+    SetSliderView {
+        /// Sort by KL.
+        sort_by_kl: bool,
+        /// Hide the collapsed dimensions.
+        hide_inactive: bool,
+    },
+    /// Set the traversal grid's range and columns.
+    SetTraversal {
+        /// Each row spans ±range.
+        range: f32,
+        /// Columns.
+        steps: usize,
+    },
+    /// Write the traversal grid as a PNG.
+    ExportTraversal(PathBuf),
+    /// Compute the disentanglement metrics in the background, with this many training points
+    /// (and half as many evaluation points).
+    ComputeMetrics {
+        /// Training points of each metric.
+        train_points: usize,
+    },
+    /// Stop computing the metrics.
+    CancelMetrics,
 }

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::jobs::JobContext;
+use crate::analysis::ActiveUnits;
+use crate::analysis::traversal::encode_with_units;
 use crate::data::Dataset;
 use crate::latent::{Rng, sample_prior};
 use crate::model::Model;
@@ -47,6 +49,8 @@ pub struct LatentMap {
     pub pca: FittedPca,
     /// Each dimension's spread over the finite means.
     pub stats: Vec<DimStats>,
+    /// Each dimension's mean KL over the dataset, for a VAE.
+    pub units: Option<ActiveUnits>,
     /// Where the points come from.
     pub source: MapSource,
     /// For prior samples: their decoded images, which stand in for the dataset.
@@ -113,15 +117,17 @@ pub fn build_map(
     cx: &JobContext<LatentMap>,
 ) -> Result<LatentMap, String> {
     let started = Instant::now();
-    let (means, samples, source) = if model.has_encoder() {
-        (
-            encode_dataset(model, dataset, cx)?,
-            None,
-            MapSource::Dataset,
-        )
+    let (means, units, samples, source) = if model.has_encoder() {
+        let (means, units) = encode_dataset(model, dataset, cx)?;
+        (means, units, None, MapSource::Dataset)
     } else {
         let (latents, samples) = sample_prior_images(model, cx)?;
-        (latents, Some(Arc::new(samples)), MapSource::PriorSamples)
+        (
+            latents,
+            None,
+            Some(Arc::new(samples)),
+            MapSource::PriorSamples,
+        )
     };
     let encode_secs = started.elapsed().as_secs_f64();
 
@@ -141,6 +147,7 @@ pub fn build_map(
 
     Ok(LatentMap {
         stats: dim_stats(&means, model.latent_dim()),
+        units,
         means,
         dim: model.latent_dim(),
         pca,
@@ -159,20 +166,20 @@ fn keep_going<T>(cx: &JobContext<T>) -> ControlFlow<()> {
     }
 }
 
+/// The dataset's means and, for a VAE, each dimension's mean KL, in one pass.
 fn encode_dataset(
     model: &Model,
     dataset: &Arc<Dataset>,
     cx: &JobContext<LatentMap>,
-) -> Result<Vec<f32>, String> {
+) -> Result<(Vec<f32>, Option<ActiveUnits>), String> {
     let total = dataset.len();
     cx.report("encoding", 0, total);
-    model
-        .encode_means(&dataset.pixels, &mut |done| {
-            cx.report("encoding", done, total);
-            keep_going(cx)
-        })
-        .map_err(|e| format!("encoding dataset \"{}\" failed: {e}", dataset.name))?
-        .ok_or_else(|| "cancelled".to_owned())
+    encode_with_units(model, &dataset.pixels, &mut |done| {
+        cx.report("encoding", done, total);
+        keep_going(cx)
+    })
+    .map_err(|e| format!("encoding dataset \"{}\" failed: {e}", dataset.name))?
+    .ok_or_else(|| "cancelled".to_owned())
 }
 
 /// [`PRIOR_SAMPLES`] latents from N(0, I) (seed 0) and their decoded images as a dataset.
@@ -212,6 +219,7 @@ fn sample_prior_images(
         labels: vec![0; PRIOR_SAMPLES],
         class_names: vec!["prior sample".into()],
         notes: Vec::new(),
+        factors: None,
     };
     Ok((latents, samples))
 }

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 
-pub use command::{Command, EndSource, ExportKind, Tool};
+pub use command::{ColorBy, Command, EndSource, ExportKind, Tool};
 pub use explorer::{Analogy, AttributeState, DialogPurpose, Drafts, ExplorerApp, Notice, Settings};
 pub use loader::OpenItem;
 pub use screenshot::ScreenshotTask;
@@ -111,7 +111,7 @@ impl Startup {
         }
         if self.anomalies {
             commands.push(Command::ScoreDataset);
-            commands.push(Command::ColorMapBy(Some(
+            commands.push(Command::ColorMapBy(command::ColorBy::Score(
                 crate::latent::Score::Reconstruction,
             )));
             commands.push(Command::ShowTool(Tool::Anomalies));

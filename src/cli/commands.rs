@@ -10,8 +10,8 @@ use anyhow::{Context, bail};
 use super::csv::{coords_to_csv, latents_to_csv, read_latents};
 use super::progress::ProgressLine;
 use super::{
-    AnomalyArgs, ArithmeticArgs, AugmentArgs, Cli, Command, DecodeArgs, EncodeArgs,
-    InterpolateArgs, MethodArg, ProjectArgs, ProjectionMethod, TrainArgs, npy,
+    AnomalyArgs, ArithmeticArgs, AugmentArgs, Cli, Command, DecodeArgs, EncodeArgs, EvalArgs,
+    InterpolateArgs, MethodArg, ProjectArgs, ProjectionMethod, TrainArgs, TraverseArgs, npy,
 };
 use crate::data::export::{png_bytes, write_gif, write_latents_csv, write_strip_png};
 use crate::data::{Dataset, to_rgb8, upscale_rgb8};
@@ -42,6 +42,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Arithmetic(args)) => arithmetic(&args),
         Some(Command::Anomaly(args)) => anomaly(&args),
         Some(Command::Augment(args)) => augment(&args),
+        Some(Command::Traverse(args)) => traverse(&args),
+        Some(Command::Eval(args)) => eval(&args),
         Some(Command::Train(args)) => train(&args),
         Some(Command::Encode(args)) => encode(&args),
         Some(Command::Project(args)) => project(&args),
@@ -72,6 +74,15 @@ fn decode_images(model: &Model, latents: &[Vec<f32>]) -> anyhow::Result<Vec<Vec<
     Ok(model.decode_for_display(&flat)?)
 }
 
+/// A dataset named on the command line: a path, or `sprites` for 10,000 generated sprites
+/// (seed 1, so they differ from a training set generated with seed 0).
+fn load_dataset_arg(path: &Path) -> anyhow::Result<Dataset> {
+    if path == Path::new(crate::bundled::SPRITES) && !path.exists() {
+        return Ok(crate::data::sprites::dataset(crate::bundled::SPRITES_COUNT, 1).0);
+    }
+    Ok(Dataset::load(path)?)
+}
+
 /// The dataset at `path`, or the bundled Fashion-MNIST test set when `path` is `None`.
 pub fn load_dataset(path: Option<&Path>) -> anyhow::Result<Dataset> {
     Ok(bundled::load_dataset(path)?)
@@ -98,11 +109,19 @@ fn check_compatible(model: &Model, data: &Dataset) -> anyhow::Result<()> {
 
 /// `train`: fits a VAE and writes its checkpoint atomically.
 pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
-    let mut data = Dataset::load(&args.data)?;
+    let mut data = if args.data == Path::new(crate::bundled::SPRITES) && !args.data.exists() {
+        crate::data::sprites::dataset(args.sprites, args.seed).0
+    } else {
+        Dataset::load(&args.data)?
+    };
     if let Some(limit) = args.limit {
         data = data.truncated(limit);
     }
-    let test = args.test_data.as_deref().map(Dataset::load).transpose()?;
+    let test = args
+        .test_data
+        .as_deref()
+        .map(load_dataset_arg)
+        .transpose()?;
     if let Some(test) = &test
         && test.image_shape() != data.image_shape()
     {
@@ -115,14 +134,24 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
         );
     }
 
+    let conv = args.arch == super::ArchArg::Conv;
     let config = TrainConfig {
         latent_dim: args.latent_dim,
-        hidden: args.hidden.clone(),
+        hidden: args
+            .hidden
+            .clone()
+            .unwrap_or_else(|| vec![if conv { 256 } else { 400 }]),
+        channels: if conv {
+            args.channels.clone()
+        } else {
+            Vec::new()
+        },
         beta: args.beta,
         epochs: args.epochs,
         batch_size: args.batch_size,
         learning_rate: args.learning_rate,
         seed: args.seed,
+        warmup_epochs: args.warmup_epochs,
     };
     let command = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
     let command = format!("latent-explorer {command}");
@@ -134,7 +163,6 @@ pub fn train(args: &TrainArgs) -> anyhow::Result<()> {
     })?;
     bar.finish();
 
-    let model = Model::from(model);
     save_checkpoint(&model, &args.out)?;
     let facts = model.spec().training.clone().unwrap_or_default();
     let test_text = match (facts.test_reconstruction, facts.test_kl) {
@@ -672,6 +700,136 @@ pub fn augment(args: &AugmentArgs) -> anyhow::Result<()> {
         images.len(),
         args.out.display()
     );
+    Ok(())
+}
+
+/// `traverse`: a grid with one row per latent dimension, each varied alone around a point.
+pub fn traverse(args: &TraverseArgs) -> anyhow::Result<()> {
+    if !(args.range.is_finite() && args.range > 0.0) {
+        bail!("--range {} must be a positive number", args.range);
+    }
+    let model = load_model(args.checkpoint.as_deref())?;
+    let mut data = None;
+    let centre = match &args.around {
+        Some(text) => resolve_latent(text, "--around", &model, &mut data, args.data.as_deref())?,
+        None => vec![0.0; model.latent_dim()],
+    };
+    let dims: Vec<usize> = if args.sort_by_kl {
+        if data.is_none() {
+            let loaded = load_dataset(args.data.as_deref())?;
+            check_compatible(&model, &loaded)?;
+            data = Some(loaded);
+        }
+        let dataset = data.as_ref().context("no dataset")?;
+        let units = crate::analysis::active_units(&model, &dataset.pixels, &mut |_| {
+            ControlFlow::Continue(())
+        })?
+        .context("--sort-by-kl needs a VAE: a plain autoencoder or a generator has no KL")?;
+        let order: Vec<usize> = units
+            .by_kl()
+            .into_iter()
+            .filter(|&d| units.kl[d] >= 0.01)
+            .collect();
+        for &d in &order {
+            println!("z{d}: KL {:.3} nats", units.kl[d]);
+        }
+        order
+    } else {
+        (0..model.latent_dim()).collect()
+    };
+    if dims.is_empty() {
+        bail!("no dimension has a KL of 0.01 nats or more: the model's latents are all collapsed");
+    }
+    let latents =
+        crate::analysis::traversal_latents(&centre, &dims, args.range, args.steps as usize);
+    let images = decode_images(&model, &latents)?;
+    crate::data::export::write_grid_png(
+        &args.out,
+        &images,
+        dims.len(),
+        model.spec().image_shape(),
+        args.scale as usize,
+    )?;
+    println!(
+        "wrote \"{}\": {} rows (dimensions) × {} columns, from −{r} to {r}",
+        args.out.display(),
+        dims.len(),
+        args.steps,
+        r = args.range
+    );
+    Ok(())
+}
+
+/// `eval`: the disentanglement metrics of a model on the sprites.
+pub fn eval(args: &EvalArgs) -> anyhow::Result<()> {
+    if args.data != Path::new(crate::bundled::SPRITES) {
+        bail!(
+            "--data \"{}\": the metrics need a dataset with known factors, and only `sprites` has them",
+            args.data.display()
+        );
+    }
+    let model = load_model(Some(&args.checkpoint))?;
+    let settings = crate::latent::metrics::MetricSettings {
+        train_points: args.train_points,
+        eval_points: args.eval_points,
+        seed: args.seed,
+        ..crate::latent::metrics::MetricSettings::default()
+    };
+    let started = Instant::now();
+    let mut bar = ProgressLine::default();
+    let report = crate::analysis::evaluate_sprites(&model, &settings, &mut |stage, done, total| {
+        bar.draw(done, total, stage, false);
+        ControlFlow::Continue(())
+    })
+    .map_err(|e| anyhow::anyhow!("checkpoint \"{}\": {e}", args.checkpoint.display()))?
+    .context("evaluation stopped")?;
+    bar.finish();
+
+    // Each dimension's KL over 10,000 sprites, for the active units.
+    let sprites = crate::data::sprites::dataset(10_000, args.seed.wrapping_add(1)).0;
+    let units =
+        crate::analysis::active_units(&model, &sprites.pixels, &mut |_| ControlFlow::Continue(()))?;
+    let elapsed = started.elapsed().as_secs_f64();
+    if args.json {
+        let json = serde_json::json!({
+            "checkpoint": args.checkpoint.display().to_string(),
+            "mig": report.mig,
+            "factor_vae": report.factor_vae,
+            "beta_vae": report.beta_vae,
+            "dci_disentanglement": report.dci_disentanglement,
+            "dci_completeness": report.dci_completeness,
+            "dci_informativeness": report.dci_informativeness,
+            "kl_per_dimension": units.as_ref().map(|u| u.kl.clone()),
+            "train_points": args.train_points,
+            "eval_points": args.eval_points,
+            "seed": args.seed,
+            "seconds": elapsed,
+        });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(());
+    }
+    println!("MIG                        {:.4}", report.mig);
+    println!("FactorVAE score            {:.4}", report.factor_vae);
+    println!("beta-VAE score             {:.4}", report.beta_vae);
+    println!(
+        "DCI disentanglement        {:.4}",
+        report.dci_disentanglement
+    );
+    println!("DCI completeness           {:.4}", report.dci_completeness);
+    println!(
+        "DCI informativeness (R²)   {:.4}",
+        report.dci_informativeness
+    );
+    if let Some(units) = units {
+        let active = units.active(0.01).len();
+        let kl: Vec<String> = units.kl.iter().map(|k| format!("{k:.2}")).collect();
+        println!(
+            "KL per dimension (nats)    {} ({active} of {} above 0.01)",
+            kl.join(" "),
+            units.kl.len()
+        );
+    }
+    println!("evaluated in {elapsed:.1} s");
     Ok(())
 }
 

@@ -63,6 +63,64 @@ pub enum Command {
     Anomaly(AnomalyArgs),
     /// Write K decoded variations around a latent, as PNG files with a CSV of their z.
     Augment(AugmentArgs),
+    /// Decode a traversal grid: one row per latent dimension, varied alone around a point.
+    Traverse(TraverseArgs),
+    /// Measure disentanglement on the sprites: MIG, FactorVAE, β-VAE and DCI scores, and each
+    /// dimension's KL.
+    Eval(EvalArgs),
+}
+
+/// Options of `traverse`.
+#[derive(Debug, Args)]
+pub struct TraverseArgs {
+    /// The model; the bundled Fashion-MNIST VAE when absent.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// The dataset that an index in --around refers to, and over which --sort-by-kl measures.
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
+    /// The centre: a dataset index or a comma-separated z; the origin when absent.
+    #[arg(long, value_name = "X", allow_hyphen_values = true)]
+    pub around: Option<String>,
+    /// Each row spans −RANGE … RANGE.
+    #[arg(long, default_value_t = 3.0)]
+    pub range: f32,
+    /// Columns per row.
+    #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u32).range(2..=64))]
+    pub steps: u32,
+    /// Order the rows by each dimension's KL over the dataset, most used first, and leave out
+    /// those below 0.01 nats.
+    #[arg(long)]
+    pub sort_by_kl: bool,
+    /// Integer upscaling of each cell, nearest neighbour.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub scale: u32,
+    /// The PNG to write.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// Options of `eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// The model, trained on 64×64 grey images.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: PathBuf,
+    /// The dataset with known factors; only `sprites` has them.
+    #[arg(long, value_name = "PATH", default_value = "sprites")]
+    pub data: PathBuf,
+    /// Points for MIG and the classifiers' training sets (disentanglement_lib: 10,000).
+    #[arg(long, default_value_t = 10_000)]
+    pub train_points: usize,
+    /// Points for the classifiers' evaluation sets (disentanglement_lib: 5,000).
+    #[arg(long, default_value_t = 5_000)]
+    pub eval_points: usize,
+    /// Seed of every sample the metrics draw.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `anomaly`.
@@ -208,7 +266,8 @@ impl OpenArgs {
 /// Options of `train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// IDX images file (labels beside it) or a folder holding one.
+    /// IDX images file (labels beside it), a folder holding one, an image folder, or
+    /// `sprites` for the generated sprites.
     #[arg(long, value_name = "PATH")]
     pub data: PathBuf,
     /// Held-out IDX images whose loss and KL are recorded in the checkpoint.
@@ -220,15 +279,28 @@ pub struct TrainArgs {
     /// Size of z.
     #[arg(long, default_value_t = 16)]
     pub latent_dim: usize,
-    /// Hidden layer widths, comma-separated.
-    #[arg(long, default_value = "400", value_delimiter = ',')]
-    pub hidden: Vec<usize>,
+    /// The architecture: fully connected (`mlp`) or convolutional (`conv`, for images whose
+    /// side is divisible by 2^layers, e.g. 64×64 sprites).
+    #[arg(long, value_enum, default_value_t = ArchArg::Mlp)]
+    pub arch: ArchArg,
+    /// Fully connected hidden widths, comma-separated (default 400 for mlp, 256 for conv).
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
+    /// Conv: the encoder's channels, comma-separated; each layer halves the image side.
+    #[arg(long, default_value = "32,32,64,64", value_delimiter = ',')]
+    pub channels: Vec<usize>,
+    /// With `--data sprites`: how many sprites to generate (seeded by --seed).
+    #[arg(long, default_value_t = 50_000, value_name = "N")]
+    pub sprites: usize,
     /// Weight of the KL term (1 = plain VAE, larger = β-VAE).
     #[arg(long, default_value_t = 1.0)]
     pub beta: f64,
     /// Passes over the training set.
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
+    /// Epochs over which β ramps linearly from 0 to its value (KL warm-up; 0: none).
+    #[arg(long, default_value_t = 0.0, value_name = "E")]
+    pub warmup_epochs: f64,
     /// Images per optimiser step.
     #[arg(long, default_value_t = 128)]
     pub batch_size: usize,
@@ -241,6 +313,15 @@ pub struct TrainArgs {
     /// Train on the first N images only.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
+}
+
+/// The architectures `train` can fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ArchArg {
+    /// Fully connected VAE.
+    Mlp,
+    /// Convolutional β-VAE (Burgess et al.'s 64×64 layout).
+    Conv,
 }
 
 /// Options of `encode`.

@@ -96,6 +96,30 @@ pub struct Dataset {
     pub class_names: Vec<String>,
     /// What the reader converted or left out, for the user.
     pub notes: Vec<String>,
+    /// The true factors of variation of each image, when the dataset knows them (the sprites).
+    pub factors: Option<FactorTable>,
+}
+
+/// Known factors of variation: each image's value (an index) of each factor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactorTable {
+    /// One name per factor.
+    pub names: Vec<String>,
+    /// How many values each factor takes.
+    pub sizes: Vec<usize>,
+    /// `n × names.len()` values, row by row.
+    pub values: Vec<usize>,
+}
+
+impl FactorTable {
+    /// Factor `k` of every image, as numbers.
+    pub fn column(&self, k: usize) -> Vec<f64> {
+        let count = self.names.len().max(1);
+        self.values
+            .chunks_exact(count)
+            .map(|row| row.get(k).map_or(f64::NAN, |&v| v as f64))
+            .collect()
+    }
 }
 
 impl Dataset {
@@ -180,6 +204,7 @@ impl Dataset {
             labels: vec![0; count],
             class_names: vec!["noise".into()],
             notes: Vec::new(),
+            factors: None,
         }
     }
 
@@ -188,6 +213,10 @@ impl Dataset {
         let count = count.min(self.len());
         self.pixels.truncate(count * self.values_per_image());
         self.labels.truncate(count);
+        if let Some(factors) = &mut self.factors {
+            let per_image = factors.names.len();
+            factors.values.truncate(count * per_image);
+        }
         self
     }
 
@@ -298,6 +327,7 @@ impl Dataset {
             labels,
             class_names,
             notes: Vec::new(),
+            factors: None,
         })
     }
 }

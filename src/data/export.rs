@@ -61,6 +61,51 @@ pub fn strip_rgb8(frames: &[Vec<f32>], shape: ImageShape, scale: usize) -> (usiz
     (width, frame_h, rgb)
 }
 
+/// Frames laid out as `rows` strips of `frames.len() / rows` frames each, as interleaved RGB
+/// pixels with a one-pixel grey line between cells: `(width, height, pixels)`.
+pub fn grid_rgb8(
+    frames: &[Vec<f32>],
+    rows: usize,
+    shape: ImageShape,
+    scale: usize,
+) -> (usize, usize, Vec<u8>) {
+    let rows = rows.max(1);
+    let cols = frames.len().div_ceil(rows).max(1);
+    let scale = scale.max(1);
+    let (cell_w, cell_h) = (shape.width * scale + 1, shape.height * scale + 1);
+    let (width, height) = (cols * cell_w + 1, rows * cell_h + 1);
+    let mut rgb = vec![96u8; width * height * 3];
+    for (k, frame) in frames.iter().enumerate() {
+        let (row, col) = (k / cols, k % cols);
+        let pixels = frame_rgb(frame, shape, scale);
+        let frame_w = shape.width * scale;
+        for y in 0..shape.height * scale {
+            let src = &pixels[y * frame_w * 3..(y + 1) * frame_w * 3];
+            let start = ((row * cell_h + 1 + y) * width + col * cell_w + 1) * 3;
+            rgb[start..start + frame_w * 3].copy_from_slice(src);
+        }
+    }
+    (width, height, rgb)
+}
+
+/// Writes the frames as a grid of `rows` rows (a traversal grid: one row per dimension).
+pub fn write_grid_png(
+    path: &Path,
+    frames: &[Vec<f32>],
+    rows: usize,
+    shape: ImageShape,
+    scale: usize,
+) -> Result<(), ExportError> {
+    if frames.is_empty() {
+        return Err(ExportError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    let (width, height, rgb) = grid_rgb8(frames, rows, shape, scale);
+    let bytes = png_bytes(width, height, rgb, path)?;
+    crate::files::write_atomically(path, &bytes).map_err(io_error(path))
+}
+
 /// PNG bytes of interleaved RGB pixels.
 pub fn png_bytes(
     width: usize,

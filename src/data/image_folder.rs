@@ -237,6 +237,7 @@ pub fn load_image_folder(
         labels,
         class_names,
         notes,
+        factors: None,
     })
 }
 

@@ -8,5 +8,5 @@ pub mod image_folder;
 pub mod pixels;
 pub mod sprites;
 
-pub use dataset::{Dataset, DatasetError, FASHION_MNIST_CLASSES};
+pub use dataset::{Dataset, DatasetError, FASHION_MNIST_CLASSES, FactorTable};
 pub use pixels::{ImageShape, to_rgb8, upscale_rgb8};

@@ -97,6 +97,11 @@ pub fn dataset(count: usize, seed: u64) -> (Dataset, Vec<Factors>) {
         labels: factors.iter().map(|f| f.0[0] as u32).collect(),
         class_names: SHAPE_NAMES.iter().map(|s| s.to_string()).collect(),
         notes: Vec::new(),
+        factors: Some(super::FactorTable {
+            names: FACTOR_NAMES.iter().map(|s| s.to_string()).collect(),
+            sizes: FACTOR_SIZES.to_vec(),
+            values: factors.iter().flat_map(|f| f.0).collect(),
+        }),
     };
     (dataset, factors)
 }

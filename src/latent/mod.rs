@@ -6,6 +6,7 @@ mod arithmetic;
 pub mod density;
 mod interpolate;
 pub mod library;
+pub mod metrics;
 
 pub use crate::rng::Rng;
 pub use anomaly::{Score, ScoreTerms, anomaly_scores};

@@ -15,39 +15,30 @@
 use std::collections::HashMap;
 
 use candle_core::{Module, Tensor};
-use candle_nn::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig, Linear};
+use candle_nn::Linear;
 
+use super::conv_ops::{conv4s2, deconv4s2};
 use super::spec::ModelSpec;
 use super::vae::ModelError;
 
-/// Every convolution halves (or, transposed, doubles) the map: kernel 4, stride 2, padding 1.
-pub(crate) const CONV_CONFIG: Conv2dConfig = Conv2dConfig {
-    padding: 1,
-    stride: 2,
-    dilation: 1,
-    groups: 1,
-    cudnn_fwd_algo: None,
-};
-
-/// The transposed counterpart of [`CONV_CONFIG`].
-pub(crate) const DECONV_CONFIG: ConvTranspose2dConfig = ConvTranspose2dConfig {
-    padding: 1,
-    output_padding: 0,
-    stride: 2,
-    dilation: 1,
-};
+/// A convolution's weight and bias; applied by [`conv4s2`] or [`deconv4s2`].
+#[derive(Debug, Clone)]
+struct ConvLayer {
+    weight: Tensor,
+    bias: Tensor,
+}
 
 /// A convolutional VAE or autoencoder, built from named tensors.
 #[derive(Debug, Clone)]
 pub struct ConvVae {
     spec: ModelSpec,
     tensors: Vec<(String, Tensor)>,
-    convs: Vec<Conv2d>,
+    convs: Vec<ConvLayer>,
     encoder_fc: Vec<Linear>,
     head: Linear,
     logvar: Option<Linear>,
     decoder_fc: Vec<Linear>,
-    deconvs: Vec<ConvTranspose2d>,
+    deconvs: Vec<ConvLayer>,
 }
 
 /// Looks up `name` in `tensors`, naming it when it is absent.
@@ -80,12 +71,14 @@ impl ConvVae {
         let mut convs = Vec::with_capacity(layers);
         let mut deconvs = Vec::with_capacity(layers);
         for i in 0..layers {
-            let weight = tensor(tensors, &format!("encoder.conv.{i}.weight"))?;
-            let bias = tensor(tensors, &format!("encoder.conv.{i}.bias"))?;
-            convs.push(Conv2d::new(weight, Some(bias), CONV_CONFIG));
-            let weight = tensor(tensors, &format!("decoder.deconv.{i}.weight"))?;
-            let bias = tensor(tensors, &format!("decoder.deconv.{i}.bias"))?;
-            deconvs.push(ConvTranspose2d::new(weight, Some(bias), DECONV_CONFIG));
+            convs.push(ConvLayer {
+                weight: tensor(tensors, &format!("encoder.conv.{i}.weight"))?,
+                bias: tensor(tensors, &format!("encoder.conv.{i}.bias"))?,
+            });
+            deconvs.push(ConvLayer {
+                weight: tensor(tensors, &format!("decoder.deconv.{i}.weight"))?,
+                bias: tensor(tensors, &format!("decoder.deconv.{i}.bias"))?,
+            });
         }
         let encoder_fc = (0..spec.hidden.len())
             .map(|j| linear(tensors, &format!("encoder.fc.{j}")))
@@ -131,7 +124,7 @@ impl ConvVae {
         let [c, h, w] = self.spec.input_shape;
         let mut x = images.reshape((n, c, h, w))?;
         for conv in &self.convs {
-            x = conv.forward(&x)?.relu()?;
+            x = conv4s2(&x, &conv.weight, Some(&conv.bias))?.relu()?;
         }
         let mut x = x.flatten_from(1)?;
         for layer in &self.encoder_fc {
@@ -156,7 +149,7 @@ impl ConvVae {
         let mut x = x.reshape((n, top, mh, mw))?;
         let last = self.deconvs.len().saturating_sub(1);
         for (i, deconv) in self.deconvs.iter().enumerate() {
-            x = deconv.forward(&x)?;
+            x = deconv4s2(&x, &deconv.weight, Some(&deconv.bias))?;
             if i < last {
                 x = x.relu()?;
             }

@@ -9,23 +9,15 @@
 
 use std::collections::HashMap;
 
-use candle_core::{Module, Tensor};
-use candle_nn::{ConvTranspose2d, ConvTranspose2dConfig};
+use candle_core::Tensor;
 
-use super::conv::{DECONV_CONFIG, tensor};
+use super::conv::tensor;
+use super::conv_ops::{deconv_from_point, deconv4s2};
 use super::spec::ModelSpec;
 use super::vae::ModelError;
 
 /// PyTorch's default `BatchNorm2d` epsilon.
 const BATCH_NORM_EPS: f64 = 1e-5;
-
-/// The first block maps a 1×1 latent to 4×4.
-const FIRST_CONFIG: ConvTranspose2dConfig = ConvTranspose2dConfig {
-    padding: 0,
-    output_padding: 0,
-    stride: 1,
-    dilation: 1,
-};
 
 /// Eval-mode batch norm folded into one scale and one shift per channel, `[1, c, 1, 1]`.
 #[derive(Debug, Clone)]
@@ -59,8 +51,10 @@ impl FoldedBatchNorm {
 pub struct DcganGenerator {
     spec: ModelSpec,
     tensors: Vec<(String, Tensor)>,
-    blocks: Vec<(ConvTranspose2d, FoldedBatchNorm)>,
-    last: ConvTranspose2d,
+    /// Each block's transposed-convolution weight and batch norm; the first block maps the
+    /// 1×1 latent to 4×4, the others double the side.
+    blocks: Vec<(Tensor, FoldedBatchNorm)>,
+    last: Tensor,
 }
 
 impl DcganGenerator {
@@ -73,17 +67,10 @@ impl DcganGenerator {
         let mut blocks = Vec::with_capacity(spec.channels.len());
         for i in 0..spec.channels.len() {
             let weight = tensor(tensors, &format!("main.{}.weight", 3 * i))?;
-            let config = if i == 0 { FIRST_CONFIG } else { DECONV_CONFIG };
             let norm = FoldedBatchNorm::new(tensors, &format!("main.{}", 3 * i + 1))?;
-            blocks.push((ConvTranspose2d::new(weight, None, config), norm));
+            blocks.push((weight, norm));
         }
-        let last_weight = tensor(tensors, &format!("main.{}.weight", 3 * spec.channels.len()))?;
-        let config = if blocks.is_empty() {
-            FIRST_CONFIG
-        } else {
-            DECONV_CONFIG
-        };
-        let last = ConvTranspose2d::new(last_weight, None, config);
+        let last = tensor(tensors, &format!("main.{}.weight", 3 * spec.channels.len()))?;
         let named = spec
             .tensor_shapes()
             .into_iter()
@@ -109,11 +96,18 @@ impl DcganGenerator {
 
     /// `[n, latent_dim]` latents → `[n, c·h·w]` outputs before the final `tanh`.
     pub fn decode_logits(&self, z: &Tensor) -> Result<Tensor, ModelError> {
-        let n = z.dim(0)?;
-        let mut x = z.reshape((n, self.spec.latent_dim, 1, 1))?;
-        for (deconv, norm) in &self.blocks {
-            x = norm.forward(&deconv.forward(&x)?)?.relu()?;
+        let mut x: Option<Tensor> = None;
+        for (weight, norm) in &self.blocks {
+            let y = match &x {
+                None => deconv_from_point(z, weight)?,
+                Some(x) => deconv4s2(x, weight, None)?,
+            };
+            x = Some(norm.forward(&y)?.relu()?);
         }
-        Ok(self.last.forward(&x)?.flatten_from(1)?)
+        let out = match &x {
+            None => deconv_from_point(z, &self.last)?,
+            Some(x) => deconv4s2(x, &self.last, None)?,
+        };
+        Ok(out.flatten_from(1)?)
     }
 }

@@ -7,6 +7,7 @@ mod adam;
 mod backprop;
 pub mod checkpoint;
 mod conv;
+mod conv_ops;
 mod dcgan;
 mod fast_decoder;
 mod fast_math;
@@ -16,6 +17,7 @@ mod point_decoder;
 mod scores;
 mod spec;
 pub mod train;
+mod train_conv;
 mod vae;
 
 pub use checkpoint::{CheckpointError, load_checkpoint, load_checkpoint_bytes, save_checkpoint};

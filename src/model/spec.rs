@@ -136,6 +136,9 @@ pub struct TrainingFacts {
     pub learning_rate: f64,
     /// Weight of the KL term.
     pub beta: f64,
+    /// Epochs over which β ramped up from 0 (0: none).
+    #[serde(default)]
+    pub kl_warmup_epochs: f64,
     /// Seed of every random choice in training.
     pub seed: u64,
     /// Number of training images.

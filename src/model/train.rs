@@ -12,6 +12,7 @@ use candle_core::{Device, Tensor};
 
 use super::adam::{Adam, AdamConfig};
 use super::backprop::loss_and_gradients;
+use super::network::Model;
 use super::spec::{ModelKind, ModelSpec, OutputActivation, TrainingFacts};
 use super::vae::{MlpVae, ModelError};
 use crate::data::Dataset;
@@ -22,8 +23,11 @@ use crate::latent::Rng;
 pub struct TrainConfig {
     /// Size of z.
     pub latent_dim: usize,
-    /// Widths of the encoder's hidden layers.
+    /// Widths of the encoder's fully connected hidden layers.
     pub hidden: Vec<usize>,
+    /// Output channels of the encoder's strided convolutions; empty trains a fully connected
+    /// VAE, non-empty a convolutional one (`train_conv.rs`).
+    pub channels: Vec<usize>,
     /// Weight of the KL term (1 is the plain VAE).
     pub beta: f64,
     /// Passes over the training set.
@@ -34,6 +38,9 @@ pub struct TrainConfig {
     pub learning_rate: f64,
     /// Seed of every random choice.
     pub seed: u64,
+    /// Epochs over which β ramps linearly from 0 to its value (KL warm-up, Bowman et al.
+    /// 2016), so the encoder starts using z before the KL term presses it to the prior.
+    pub warmup_epochs: f64,
 }
 
 impl Default for TrainConfig {
@@ -41,12 +48,25 @@ impl Default for TrainConfig {
         Self {
             latent_dim: 16,
             hidden: vec![400],
+            channels: Vec::new(),
             beta: 1.0,
             epochs: 10,
             batch_size: 128,
             learning_rate: 1e-3,
             seed: 0,
+            warmup_epochs: 0.0,
         }
+    }
+}
+
+impl TrainConfig {
+    /// The KL weight after `images_seen` training images of `per_epoch` per epoch.
+    pub fn beta_at(&self, images_seen: usize, per_epoch: usize) -> f64 {
+        if self.warmup_epochs <= 0.0 {
+            return self.beta;
+        }
+        let epochs = images_seen as f64 / per_epoch.max(1) as f64;
+        self.beta * (epochs / self.warmup_epochs).min(1.0)
     }
 }
 
@@ -98,16 +118,29 @@ pub struct Evaluation {
     pub kl: f64,
 }
 
-/// Trains a new model on `data`; when `test` is given, its loss terms are recorded in the
-/// model's [`TrainingFacts`].
+/// Trains a new model on `data` (fully connected, or convolutional when `config.channels` is
+/// set); when `test` is given, its loss terms are recorded in the model's [`TrainingFacts`].
 pub fn train(
     data: &Dataset,
     test: Option<&Dataset>,
     config: &TrainConfig,
     command: &str,
     on_progress: &mut dyn FnMut(&TrainProgress) -> ControlFlow<()>,
-) -> Result<MlpVae, TrainError> {
+) -> Result<Model, TrainError> {
     check_config(data, config)?;
+    if !config.channels.is_empty() {
+        return super::train_conv::train_conv(data, test, config, command, on_progress);
+    }
+    train_mlp(data, test, config, command, on_progress).map(Model::Mlp)
+}
+
+fn train_mlp(
+    data: &Dataset,
+    test: Option<&Dataset>,
+    config: &TrainConfig,
+    command: &str,
+    on_progress: &mut dyn FnMut(&TrainProgress) -> ControlFlow<()>,
+) -> Result<MlpVae, TrainError> {
     let started = Instant::now();
     let mut rng = Rng::new(config.seed);
 
@@ -135,6 +168,7 @@ pub fn train(
 
     let input_len = spec.input_len();
     let mut order: Vec<usize> = (0..data.len()).collect();
+    let mut seen = 0;
     for epoch in 1..=config.epochs {
         rng.shuffle(&mut order);
         let epoch_started = Instant::now();
@@ -152,7 +186,9 @@ pub fn train(
             let noise = Tensor::from_vec(noise, (batch.len(), config.latent_dim), &Device::Cpu)?;
 
             let tensors = as_tensors(&params, &shapes)?;
-            let step = loss_and_gradients(&spec, &tensors, &images, &pixels, &noise, config.beta)?;
+            let beta = config.beta_at(seen, data.len());
+            seen += batch.len();
+            let step = loss_and_gradients(&spec, &tensors, &images, &pixels, &noise, beta)?;
             optimizer.step(&mut params, &step.grads);
 
             loss_sum += step.loss_sum;
@@ -182,7 +218,7 @@ pub fn train(
     let model = MlpVae::from_tensors(spec.clone(), &tensors)?;
 
     let evaluation = match test {
-        Some(test) => Some(evaluate(&model, test)?),
+        Some(test) => Some(evaluate(&Model::Mlp(model.clone()), test)?),
         None => None,
     };
     spec.training = Some(TrainingFacts {
@@ -190,6 +226,7 @@ pub fn train(
         batch_size: config.batch_size,
         learning_rate: config.learning_rate,
         beta: config.beta,
+        kl_warmup_epochs: config.warmup_epochs,
         seed: config.seed,
         train_images: data.len(),
         test_reconstruction: evaluation.map(|e| e.reconstruction),
@@ -226,12 +263,17 @@ fn check_config(data: &Dataset, config: &TrainConfig) -> Result<(), TrainError> 
             "learning rate {} must be positive",
             config.learning_rate
         ))
+    } else if !(config.warmup_epochs >= 0.0 && config.warmup_epochs.is_finite()) {
+        Some(format!(
+            "warm-up {} must be zero or more epochs",
+            config.warmup_epochs
+        ))
     } else if !(config.beta >= 0.0 && config.beta.is_finite()) {
         Some(format!("beta {} must be zero or positive", config.beta))
-    } else if config.hidden.contains(&0) {
+    } else if config.hidden.contains(&0) || config.channels.contains(&0) {
         Some(format!(
-            "hidden widths {:?} must be positive",
-            config.hidden
+            "hidden widths {:?} and channels {:?} must be positive",
+            config.hidden, config.channels
         ))
     } else {
         None
@@ -243,15 +285,17 @@ fn check_config(data: &Dataset, config: &TrainConfig) -> Result<(), TrainError> 
 }
 
 /// Per-image loss terms of a batch, each `[n]`.
-struct LossTerms {
-    reconstruction: Tensor,
-    kl: Tensor,
+pub(crate) struct LossTerms {
+    /// Binary cross-entropy summed over pixels.
+    pub reconstruction: Tensor,
+    /// KL(q(z|x) ‖ N(0, I)).
+    pub kl: Tensor,
 }
 
 /// Binary cross-entropy (from logits, numerically stable) and KL for each image. With
 /// `noise` the latent is sampled by the reparameterisation trick, without it z = µ.
-fn batch_loss(
-    model: &MlpVae,
+pub(crate) fn batch_loss(
+    model: &Model,
     images: &Tensor,
     noise: Option<&Tensor>,
 ) -> Result<LossTerms, TrainError> {
@@ -276,10 +320,10 @@ fn batch_loss(
 }
 
 /// Mean per-image reconstruction (at z = µ) and KL of `model` on `data`.
-pub fn evaluate(model: &MlpVae, data: &Dataset) -> Result<Evaluation, TrainError> {
+pub fn evaluate(model: &Model, data: &Dataset) -> Result<Evaluation, TrainError> {
     let input_len = model.spec().input_len();
     let (mut reconstruction, mut kl) = (0.0, 0.0);
-    for chunk in data.pixels.chunks(1000 * input_len) {
+    for chunk in data.pixels.chunks(model.batch_size() * input_len) {
         let rows = chunk.len() / input_len;
         let images = Tensor::from_slice(chunk, (rows, input_len), &Device::Cpu)?;
         let terms = batch_loss(model, &images, None)?;
@@ -341,6 +385,7 @@ mod tests {
             labels,
             class_names: vec!["bar".into(), "square".into()],
             notes: Vec::new(),
+            factors: None,
         }
     }
 
@@ -443,7 +488,8 @@ mod tests {
             .zip(&vars)
             .map(|((name, _), var)| (name.clone(), var.as_tensor().clone()))
             .collect();
-        let model = MlpVae::from_tensors(spec, &named).unwrap_or_else(|e| panic!("{e}"));
+        let model =
+            Model::Mlp(MlpVae::from_tensors(spec, &named).unwrap_or_else(|e| panic!("{e}")));
         let terms = batch_loss(&model, &images, Some(&noise)).unwrap_or_else(|e| panic!("{e}"));
         let loss = (&terms.reconstruction + (&terms.kl * beta).unwrap_or_else(|e| panic!("{e}")))
             .and_then(|l| l.mean_all())

@@ -6,10 +6,12 @@ use serde::{Deserialize, Serialize};
 
 use std::path::PathBuf;
 
+mod lab;
 mod open;
 mod projection;
 mod tools;
 
+pub use lab::{ACTIVE_KL, MetricsView, TraversalView};
 pub use open::{DialogPurpose, Opening};
 pub use projection::ProjectionView;
 pub use tools::{AnomalyView, Variations};
@@ -33,11 +35,15 @@ use super::session::{LatentPoint, Session};
 use crate::data::export::{write_gif, write_latents_csv, write_strip_png};
 use std::ops::RangeInclusive;
 
+use super::command::ColorBy;
 use super::loader::OpenItem;
 use super::map_job::DimStats;
+use super::panels::latent_panel::SliderLayout;
 use super::panels::menu_bar::menu_bar_ui;
+use super::panels::metrics_panel::metrics_panel_ui;
 use super::panels::model_panel::model_panel_ui;
 use super::panels::projection_bar::projection_bar_ui;
+use super::panels::traversal_panel::{TraversalTextures, traversal_panel_ui};
 use super::projection::MapLayout;
 use super::recent::RecentFiles;
 use crate::latent::library::{data_dir, library_path};
@@ -52,6 +58,12 @@ pub struct Settings {
     pub slider_limit: f32,
     /// Seed of the *Random* button's generator.
     pub random_seed: u64,
+    /// Order the sliders by each dimension's KL, most used first.
+    #[serde(default)]
+    pub sort_by_kl: bool,
+    /// Hide the sliders of dimensions whose KL is below 0.01 nats.
+    #[serde(default)]
+    pub hide_inactive: bool,
 }
 
 impl Default for Settings {
@@ -59,6 +71,8 @@ impl Default for Settings {
         Self {
             slider_limit: 4.0,
             random_seed: 0,
+            sort_by_kl: false,
+            hide_inactive: false,
         }
     }
 }
@@ -161,6 +175,11 @@ pub struct ExplorerApp {
     /// The layout drawn in the last frame, and where the current z landed on it.
     shown_layout: Option<MapLayout>,
     shown_current: Option<[f64; 2]>,
+    /// What colours the map.
+    color_by: ColorBy,
+    traversal: TraversalView,
+    traversal_textures: TraversalTextures,
+    metrics: MetricsView,
 }
 
 impl ExplorerApp {
@@ -219,6 +238,10 @@ impl ExplorerApp {
             projection: ProjectionView::default(),
             shown_layout: None,
             shown_current: None,
+            color_by: ColorBy::Class,
+            traversal: TraversalView::default(),
+            traversal_textures: TraversalTextures::default(),
+            metrics: MetricsView::default(),
         };
         app.open_library(dir);
         app.load_recent();
@@ -703,6 +726,11 @@ impl ExplorerApp {
             | Command::RestartTsne
             | Command::PauseTsne(_)
             | Command::CancelTsne => self.apply_projection_command(command, ctx),
+            Command::SetSliderView { .. }
+            | Command::SetTraversal { .. }
+            | Command::ExportTraversal(_)
+            | Command::ComputeMetrics { .. }
+            | Command::CancelMetrics => self.apply_lab_command(command, ctx),
             other => self.apply_tool_command(other, ctx),
         }
     }
@@ -862,6 +890,7 @@ impl ExplorerApp {
         self.poll_dialog();
         self.poll_opening(&ctx);
         self.poll_projection(&ctx);
+        self.poll_metrics();
         self.take_dropped_files(&ctx);
         let dt = ctx.input(|i| i.stable_dt);
         if let Some(z) = self.interpolation.advance(dt) {
@@ -906,7 +935,20 @@ impl ExplorerApp {
             .default_size(300.0)
             .show(ui, |ui| {
                 let (ranges, hint) = self.slider_ranges();
-                latent_panel_ui(ui, &self.point, &ranges, hint, &mut self.commands);
+                let dims = self.visible_dims();
+                let kl = self
+                    .map()
+                    .and_then(|m| m.units.as_ref())
+                    .map(|u| u.kl.clone());
+                let layout = SliderLayout {
+                    dims: &dims,
+                    ranges: &ranges,
+                    kl: kl.as_deref(),
+                    sort_by_kl: self.settings.sort_by_kl,
+                    hide_inactive: self.settings.hide_inactive,
+                    random_hint: hint,
+                };
+                latent_panel_ui(ui, &self.point, &layout, &mut self.commands);
             });
 
         egui::Panel::bottom("tools")
@@ -916,8 +958,10 @@ impl ExplorerApp {
                 ui.horizontal(|ui| {
                     for (tool, label) in [
                         (Tool::Interpolation, "Interpolation"),
+                        (Tool::Traversal, "Traversal"),
                         (Tool::Anomalies, "Anomalies"),
                         (Tool::Augment, "Augment"),
+                        (Tool::Metrics, "Disentanglement"),
                     ] {
                         if ui.selectable_label(self.tool == tool, label).clicked() {
                             self.commands.push(Command::ShowTool(tool));
@@ -939,6 +983,7 @@ impl ExplorerApp {
                     Tool::Anomalies => anomaly_panel_ui(
                         ui,
                         &self.anomaly,
+                        self.color_by,
                         &mut self.anomaly_textures,
                         &mut self.drafts,
                         &self.session,
@@ -953,11 +998,35 @@ impl ExplorerApp {
                         !self.interpolation.latents.is_empty(),
                         &mut self.commands,
                     ),
+                    Tool::Traversal => {
+                        let kl = self
+                            .map()
+                            .and_then(|m| m.units.as_ref())
+                            .map(|u| u.kl.clone());
+                        traversal_panel_ui(
+                            ui,
+                            &mut self.traversal,
+                            kl.as_deref(),
+                            &mut self.traversal_textures,
+                            &self.session,
+                            &mut self.commands,
+                        );
+                    }
+                    Tool::Metrics => {
+                        let unavailable = self.metrics_unavailable();
+                        metrics_panel_ui(
+                            ui,
+                            &self.metrics,
+                            unavailable.as_deref(),
+                            &mut self.commands,
+                        );
+                    }
                 }
             });
 
         // Slider moves are applied before the preview is drawn, so it shows them this frame.
         self.apply_commands(&ctx);
+        self.update_traversal(&ctx);
 
         egui::Panel::right("preview")
             .resizable(true)
@@ -994,21 +1063,21 @@ impl ExplorerApp {
         self.shown_current = placed.current;
         egui::CentralPanel::default_margins().show(ui, |ui| {
             if let MapState::Ready(map) = &self.map {
+                let color_choices = self.color_choices();
                 projection_bar_ui(
                     ui,
                     self.projection.choice,
                     &mut self.projection.draft,
                     self.projection.tsne.as_ref(),
                     map,
+                    self.color_by,
+                    &color_choices,
                     &mut self.commands,
                 );
             }
             let highlighted = self.anomaly.above_threshold();
             let overlay = MapOverlay {
-                color_by: self
-                    .anomaly
-                    .color_by
-                    .and_then(|s| Some((s, self.anomaly.scores.as_ref()?.of(s)))),
+                color_by: self.color_values(),
                 highlighted: &highlighted,
                 checked: placed.checked,
                 current: placed.current,
@@ -1037,6 +1106,7 @@ impl ExplorerApp {
             && self.anomaly.job.is_none()
             && self.export_job.is_none()
             && self.opening.is_none()
+            && self.metrics.job.is_none()
             && !self
                 .projection
                 .tsne

@@ -19,8 +19,6 @@ pub struct AnomalyView {
     pub score: Option<Score>,
     /// The threshold as a percentile, 0 … 100.
     pub percentile: f32,
-    /// The map's colouring: by class (`None`) or by a score.
-    pub color_by: Option<Score>,
     /// The last image checked.
     pub checked: Option<CheckedImage>,
     /// Background scoring.
@@ -59,7 +57,7 @@ impl ExplorerApp {
         match command {
             Command::ShowTool(tool) => self.tool = tool,
             Command::ScoreDataset => self.start_scoring(ctx),
-            Command::ColorMapBy(score) => self.anomaly.color_by = score,
+            Command::ColorMapBy(color) => self.color_by = color,
             Command::ChooseScore(score) => self.anomaly.score = Some(score),
             Command::SetPercentile(p) => self.anomaly.percentile = p.clamp(0.0, 100.0),
             Command::ExportAnomalies(path) => self.export_anomalies(path),

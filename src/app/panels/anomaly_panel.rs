@@ -7,6 +7,7 @@ use egui_plot::{Bar, BarChart, Plot, VLine};
 
 use crate::app::Command;
 use crate::app::anomaly::error_heat_map;
+use crate::app::command::ColorBy;
 use crate::app::explorer::{AnomalyView, Drafts};
 use crate::app::session::Session;
 use crate::app::textures::CachedTexture;
@@ -27,6 +28,7 @@ pub struct AnomalyTextures {
 pub fn anomaly_panel_ui(
     ui: &mut egui::Ui,
     view: &AnomalyView,
+    color_by: ColorBy,
     textures: &mut AnomalyTextures,
     drafts: &mut Drafts,
     session: &Session,
@@ -68,9 +70,14 @@ pub fn anomaly_panel_ui(
                     }
                 }
             });
-        let mut colored = view.color_by == Some(score);
+        let mut colored = color_by == ColorBy::Score(score);
         if ui.checkbox(&mut colored, "colour the map by it").changed() {
-            commands.push(Command::ColorMapBy(colored.then_some(score)));
+            let color = if colored {
+                ColorBy::Score(score)
+            } else {
+                ColorBy::Class
+            };
+            commands.push(Command::ColorMapBy(color));
         }
         let mut percentile = view.percentile;
         let slider = egui::Slider::new(&mut percentile, 50.0..=100.0)

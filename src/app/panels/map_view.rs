@@ -13,7 +13,6 @@ use crate::app::map_job::LatentMap;
 use crate::app::projection::MapLayout;
 use crate::app::session::{LatentPoint, Session};
 use crate::app::textures::CachedTexture;
-use crate::latent::Score;
 
 /// Ten colours that stay apart on a dark background, one per class (they repeat past ten).
 const CLASS_COLORS: [Color32; 10] = [
@@ -39,8 +38,8 @@ pub fn class_color(label: u32) -> Color32 {
 
 /// What the map draws on top of the dataset, already placed on the layout.
 pub struct MapOverlay<'a> {
-    /// Colour the samples by this score's values instead of by class.
-    pub color_by: Option<(Score, &'a [f64])>,
+    /// Colour the samples by these values instead of by class.
+    pub color_by: Option<ColorValues>,
     /// Samples to ring (those above the anomaly threshold).
     pub highlighted: &'a [usize],
     /// Where a checked image's µ lands.
@@ -51,6 +50,17 @@ pub struct MapOverlay<'a> {
     pub path: &'a [[f64; 2]],
     /// The interpolation's ends, by name.
     pub ends: Vec<(&'static str, [f64; 2])>,
+}
+
+/// Values that colour the map on a continuous colour map.
+#[derive(Debug, Clone)]
+pub struct ColorValues {
+    /// What they are, for the colour bar.
+    pub label: String,
+    /// One value per sample.
+    pub values: Vec<f64>,
+    /// The colour map's ends; the 1st and 99th percentiles when `None`.
+    pub range: Option<(f64, f64)>,
 }
 
 /// Number of colour steps for a continuous score.
@@ -208,10 +218,16 @@ impl MapView {
             }
         };
         self.rebuild_series(layout, session);
-        let by_score = overlay.color_by.map(|(score, values)| {
-            let (low, high) = color_range(values);
-            color_bar_ui(ui, score, low, high);
-            score_series(&layout.coords, values, low, high)
+        let by_score = overlay.color_by.as_ref().map(|color| {
+            let (low, high, note) = match color.range {
+                Some((low, high)) => (low, high, ""),
+                None => {
+                    let (low, high) = color_range(&color.values);
+                    (low, high, " (1st to 99th percentile)")
+                }
+            };
+            color_bar_ui(ui, &color.label, low, high, note);
+            score_series(&layout.coords, &color.values, low, high)
         });
         let rings: Vec<[f64; 2]> = overlay
             .highlighted
@@ -256,7 +272,7 @@ impl MapView {
                         for (k, bin) in bins.iter().enumerate() {
                             let t = (k as f32 + 0.5) / SCORE_BINS as f32;
                             plot_ui.points(
-                                Points::new("by score", bin.clone())
+                                Points::new("coloured by value", bin.clone())
                                     .color(score_color(t))
                                     .radius(1.5)
                                     .filled(true)
@@ -424,9 +440,9 @@ fn score_series(
 }
 
 /// A horizontal colour bar with the values at its ends.
-fn color_bar_ui(ui: &mut egui::Ui, score: Score, low: f64, high: f64) {
+fn color_bar_ui(ui: &mut egui::Ui, label: &str, low: f64, high: f64, note: &str) {
     ui.horizontal(|ui| {
-        ui.label(format!("{}: {low:.1}", score.label()));
+        ui.label(format!("{label}: {low:.1}"));
         let (rect, _) = ui.allocate_exact_size(egui::vec2(200.0, 12.0), egui::Sense::hover());
         let steps = 50;
         for k in 0..steps {
@@ -437,7 +453,7 @@ fn color_bar_ui(ui: &mut egui::Ui, score: Score, low: f64, high: f64) {
             ui.painter()
                 .rect_filled(cell, 0.0, score_color((k as f32 + 0.5) / steps as f32));
         }
-        ui.label(format!("{high:.1} (1st to 99th percentile)"));
+        ui.label(format!("{high:.1}{note}"));
     });
 }
 

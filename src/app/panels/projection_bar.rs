@@ -2,6 +2,7 @@
 //! parameters, progress and controls).
 
 use crate::app::Command;
+use crate::app::command::ColorBy;
 use crate::app::map_job::{LatentMap, MapSource};
 use crate::app::projection::{ProjectionChoice, TsneRun};
 use crate::projection::TsneParams;
@@ -11,12 +12,15 @@ const MAX_AXES: usize = 8;
 
 /// Draws the projection chooser and the chosen projection's facts and controls. `draft` is
 /// the t-SNE parameters being edited; finishing an edit restarts the run.
+#[allow(clippy::too_many_arguments)] // Each is a distinct piece of state the bar shows.
 pub fn projection_bar_ui(
     ui: &mut egui::Ui,
     choice: ProjectionChoice,
     draft: &mut TsneParams,
     tsne: Option<&TsneRun>,
     map: &LatentMap,
+    color_by: ColorBy,
+    color_choices: &[(ColorBy, String)],
     commands: &mut Vec<Command>,
 ) {
     if map.source == MapSource::PriorSamples {
@@ -42,6 +46,22 @@ pub fn projection_bar_ui(
         match choice {
             ProjectionChoice::Pca { x, y } => pca_ui(ui, x, y, map, commands),
             ProjectionChoice::Tsne => tsne_controls_ui(ui, draft, tsne, commands),
+        }
+        if color_choices.len() > 1 {
+            ui.separator();
+            let current = color_choices
+                .iter()
+                .find(|(c, _)| *c == color_by)
+                .map_or("class", |(_, name)| name.as_str());
+            egui::ComboBox::from_label("colour")
+                .selected_text(current)
+                .show_ui(ui, |ui| {
+                    for (choice, name) in color_choices {
+                        if ui.selectable_label(*choice == color_by, name).clicked() {
+                            commands.push(Command::ColorMapBy(*choice));
+                        }
+                    }
+                });
         }
         if map.pca.skipped > 0 {
             ui.colored_label(
