@@ -49,6 +49,17 @@ pub(crate) fn tensor(tensors: &HashMap<String, Tensor>, name: &str) -> Result<Te
         .ok_or_else(|| ModelError(candle_core::Error::Msg(format!("tensor {name} is missing"))))
 }
 
+/// Every tensor `spec` names, taken from `tensors`, in [`ModelSpec::tensor_shapes`] order.
+pub(crate) fn in_spec_order(
+    spec: &ModelSpec,
+    tensors: &HashMap<String, Tensor>,
+) -> Result<Vec<(String, Tensor)>, ModelError> {
+    spec.tensor_shapes()
+        .into_iter()
+        .map(|(name, _)| Ok((name.clone(), tensor(tensors, &name)?)))
+        .collect()
+}
+
 /// The linear layer `prefix.weight`, `prefix.bias`.
 pub(crate) fn linear(
     tensors: &HashMap<String, Tensor>,
@@ -91,11 +102,7 @@ impl ConvVae {
             true => Some(linear(tensors, "logvar")?),
             false => None,
         };
-        let named = spec
-            .tensor_shapes()
-            .into_iter()
-            .map(|(name, _)| Ok((name.clone(), tensor(tensors, &name)?)))
-            .collect::<Result<_, ModelError>>()?;
+        let named = in_spec_order(&spec, tensors)?;
         Ok(Self {
             spec,
             tensors: named,

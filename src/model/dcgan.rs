@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use candle_core::Tensor;
 
-use super::conv::tensor;
+use super::conv::{in_spec_order, tensor};
 use super::conv_ops::{deconv_from_point, deconv4s2};
 use super::spec::ModelSpec;
 use super::vae::ModelError;
@@ -71,11 +71,7 @@ impl DcganGenerator {
             blocks.push((weight, norm));
         }
         let last = tensor(tensors, &format!("main.{}.weight", 3 * spec.channels.len()))?;
-        let named = spec
-            .tensor_shapes()
-            .into_iter()
-            .map(|(name, _)| Ok((name.clone(), tensor(tensors, &name)?)))
-            .collect::<Result<_, ModelError>>()?;
+        let named = in_spec_order(&spec, tensors)?;
         Ok(Self {
             spec,
             tensors: named,

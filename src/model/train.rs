@@ -60,6 +60,29 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// What a finished run records in its checkpoint.
+    pub(crate) fn facts(
+        &self,
+        train_images: usize,
+        evaluation: Option<Evaluation>,
+        started: Instant,
+        command: &str,
+    ) -> TrainingFacts {
+        TrainingFacts {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            learning_rate: self.learning_rate,
+            beta: self.beta,
+            kl_warmup_epochs: self.warmup_epochs,
+            seed: self.seed,
+            train_images,
+            test_reconstruction: evaluation.map(|e| e.reconstruction),
+            test_kl: evaluation.map(|e| e.kl),
+            elapsed_secs: started.elapsed().as_secs_f64(),
+            command: command.to_owned(),
+        }
+    }
+
     /// The KL weight after `images_seen` training images of `per_epoch` per epoch.
     pub fn beta_at(&self, images_seen: usize, per_epoch: usize) -> f64 {
         if self.warmup_epochs <= 0.0 {
@@ -107,6 +130,30 @@ pub struct TrainProgress {
     pub kl: f64,
     /// Throughput of this epoch so far.
     pub images_per_sec: f64,
+}
+
+impl TrainProgress {
+    /// Where epoch `epoch` stands after `done` of `total` images, with the sums of the
+    /// per-image loss and KL so far.
+    pub(crate) fn of_epoch(
+        epoch: usize,
+        config: &TrainConfig,
+        done: usize,
+        total: usize,
+        (loss_sum, kl_sum): (f64, f64),
+        epoch_started: Instant,
+    ) -> Self {
+        let seen = done.max(1) as f64;
+        Self {
+            epoch,
+            epochs: config.epochs,
+            images_done: done,
+            images_total: total,
+            loss: loss_sum / seen,
+            kl: kl_sum / seen,
+            images_per_sec: done as f64 / epoch_started.elapsed().as_secs_f64().max(1e-9),
+        }
+    }
 }
 
 /// Mean per-image loss terms of a model on a dataset.
@@ -194,15 +241,14 @@ fn train_mlp(
             loss_sum += step.loss_sum;
             kl_sum += step.kl_sum;
             done += batch.len();
-            let progress = TrainProgress {
+            let progress = TrainProgress::of_epoch(
                 epoch,
-                epochs: config.epochs,
-                images_done: done,
-                images_total: data.len(),
-                loss: loss_sum / done as f64,
-                kl: kl_sum / done as f64,
-                images_per_sec: done as f64 / epoch_started.elapsed().as_secs_f64().max(1e-9),
-            };
+                config,
+                done,
+                data.len(),
+                (loss_sum, kl_sum),
+                epoch_started,
+            );
             if on_progress(&progress).is_break() {
                 return Err(TrainError::Cancelled);
             }
@@ -221,19 +267,7 @@ fn train_mlp(
         Some(test) => Some(evaluate(&Model::Mlp(model.clone()), test)?),
         None => None,
     };
-    spec.training = Some(TrainingFacts {
-        epochs: config.epochs,
-        batch_size: config.batch_size,
-        learning_rate: config.learning_rate,
-        beta: config.beta,
-        kl_warmup_epochs: config.warmup_epochs,
-        seed: config.seed,
-        train_images: data.len(),
-        test_reconstruction: evaluation.map(|e| e.reconstruction),
-        test_kl: evaluation.map(|e| e.kl),
-        elapsed_secs: started.elapsed().as_secs_f64(),
-        command: command.to_owned(),
-    });
+    spec.training = Some(config.facts(data.len(), evaluation, started, command));
     Ok(MlpVae::from_tensors(spec, &tensors)?)
 }
 

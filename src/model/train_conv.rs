@@ -14,7 +14,7 @@ use candle_core::{Device, Tensor, Var};
 use candle_nn::optim::{AdamW, Optimizer, ParamsAdamW};
 
 use super::network::Model;
-use super::spec::{ModelKind, ModelSpec, OutputActivation, TrainingFacts};
+use super::spec::{ModelKind, ModelSpec, OutputActivation};
 use super::train::{TrainConfig, TrainError, TrainProgress, batch_loss, evaluate};
 use crate::data::Dataset;
 use crate::latent::Rng;
@@ -113,15 +113,14 @@ pub fn train_conv(
             loss_sum += f64::from(per_image.sum_all()?.to_scalar::<f32>()?);
             kl_sum += f64::from(terms.kl.sum_all()?.to_scalar::<f32>()?);
             done += batch.len();
-            let progress = TrainProgress {
+            let progress = TrainProgress::of_epoch(
                 epoch,
-                epochs: config.epochs,
-                images_done: done,
-                images_total: data.len(),
-                loss: loss_sum / done as f64,
-                kl: kl_sum / done as f64,
-                images_per_sec: done as f64 / epoch_started.elapsed().as_secs_f64().max(1e-9),
-            };
+                config,
+                done,
+                data.len(),
+                (loss_sum, kl_sum),
+                epoch_started,
+            );
             if !(progress.loss.is_finite()) {
                 return Err(TrainError::Config(format!(
                     "the loss became {} in epoch {epoch}: lower the learning rate ({})",
@@ -146,19 +145,7 @@ pub fn train_conv(
         Some(test) => Some(evaluate(&model, test)?),
         None => None,
     };
-    spec.training = Some(TrainingFacts {
-        epochs: config.epochs,
-        batch_size: config.batch_size,
-        learning_rate: config.learning_rate,
-        beta: config.beta,
-        kl_warmup_epochs: config.warmup_epochs,
-        seed: config.seed,
-        train_images: data.len(),
-        test_reconstruction: evaluation.map(|e| e.reconstruction),
-        test_kl: evaluation.map(|e| e.kl),
-        elapsed_secs: started.elapsed().as_secs_f64(),
-        command: command.to_owned(),
-    });
+    spec.training = Some(config.facts(data.len(), evaluation, started, command));
     Ok(Model::from_tensors(spec, &trained)?)
 }
 

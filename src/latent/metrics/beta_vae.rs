@@ -4,8 +4,8 @@ use crate::rng::Rng;
 
 use super::logistic::LogisticModel;
 use super::{
-    EncodeFn, FactorSpace, Halt, MetricError, MetricSettings, ProgressFn, Session, finish, require,
-    stream_rng, validate_inputs,
+    EncodeFn, FactorSpace, Halt, MetricError, MetricSettings, MetricSteps, ProgressFn, Session,
+    compute_alone, require, stream_rng,
 };
 
 /// The β-VAE score of an encoder.
@@ -28,11 +28,12 @@ pub fn compute_beta_vae(
     encode: &mut EncodeFn<'_>,
     progress: &mut ProgressFn<'_>,
 ) -> Result<Option<BetaVaeScore>, MetricError> {
-    validate_inputs(space, latent_dim)?;
-    validate(settings)?;
-    let total = observation_count(settings);
-    let mut session = Session::new(encode, progress, space, latent_dim, total);
-    finish(run(&mut session, space, settings))
+    let steps = MetricSteps {
+        validate,
+        observation_count,
+        run,
+    };
+    compute_alone(space, latent_dim, settings, encode, progress, steps)
 }
 
 /// Checks the settings the β-VAE score uses.

@@ -7,8 +7,8 @@ use std::sync::mpsc;
 
 use super::boosting::{BoostedTrees, Columns, DEFAULT_BOOSTING};
 use super::{
-    EncodeFn, FactorSpace, Halt, MetricError, MetricSettings, ProgressFn, Session, finish, require,
-    stream_rng, validate_inputs,
+    EncodeFn, FactorSpace, Halt, MetricError, MetricSettings, MetricSteps, ProgressFn, Session,
+    compute_alone, require, stream_rng,
 };
 
 /// The DCI scores of an encoder, with the importance matrix behind them.
@@ -44,11 +44,12 @@ pub fn compute_dci(
     encode: &mut EncodeFn<'_>,
     progress: &mut ProgressFn<'_>,
 ) -> Result<Option<DciScore>, MetricError> {
-    validate_inputs(space, latent_dim)?;
-    validate(settings)?;
-    let total = observation_count(settings);
-    let mut session = Session::new(encode, progress, space, latent_dim, total);
-    finish(run(&mut session, space, settings))
+    let steps = MetricSteps {
+        validate,
+        observation_count,
+        run,
+    };
+    compute_alone(space, latent_dim, settings, encode, progress, steps)
 }
 
 /// Checks the settings DCI uses.

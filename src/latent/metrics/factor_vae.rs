@@ -3,8 +3,8 @@
 use crate::rng::Rng;
 
 use super::{
-    EncodeFn, FactorSpace, Halt, MetricError, MetricSettings, ProgressFn, Session,
-    column_variances, finish, require, stream_rng, validate_inputs,
+    EncodeFn, FactorSpace, Halt, MetricError, MetricSettings, MetricSteps, ProgressFn, Session,
+    column_variances, compute_alone, require, stream_rng,
 };
 
 /// The FactorVAE score of an encoder, with the classifier behind it.
@@ -35,11 +35,12 @@ pub fn compute_factor_vae(
     encode: &mut EncodeFn<'_>,
     progress: &mut ProgressFn<'_>,
 ) -> Result<Option<FactorVaeScore>, MetricError> {
-    validate_inputs(space, latent_dim)?;
-    validate(settings)?;
-    let total = observation_count(settings);
-    let mut session = Session::new(encode, progress, space, latent_dim, total);
-    finish(run(&mut session, space, settings))
+    let steps = MetricSteps {
+        validate,
+        observation_count,
+        run,
+    };
+    compute_alone(space, latent_dim, settings, encode, progress, steps)
 }
 
 /// Checks the settings the FactorVAE score uses.

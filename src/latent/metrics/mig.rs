@@ -1,8 +1,8 @@
 //! The mutual information gap (Chen et al. 2018); see the module docs for the definition.
 
 use super::{
-    EncodeFn, FactorSpace, Halt, MetricError, MetricSettings, ProgressFn, Session, finish, require,
-    stream_rng, validate_inputs,
+    EncodeFn, FactorSpace, Halt, MetricError, MetricSettings, MetricSteps, ProgressFn, Session,
+    compute_alone, require, stream_rng,
 };
 
 /// The MIG of an encoder, with the mutual information behind it.
@@ -31,11 +31,12 @@ pub fn compute_mig(
     encode: &mut EncodeFn<'_>,
     progress: &mut ProgressFn<'_>,
 ) -> Result<Option<MigScore>, MetricError> {
-    validate_inputs(space, latent_dim)?;
-    validate(settings)?;
-    let total = observation_count(settings);
-    let mut session = Session::new(encode, progress, space, latent_dim, total);
-    finish(run(&mut session, space, settings))
+    let steps = MetricSteps {
+        validate,
+        observation_count,
+        run,
+    };
+    compute_alone(space, latent_dim, settings, encode, progress, steps)
 }
 
 /// Checks the settings MIG uses.

@@ -423,6 +423,31 @@ impl From<MetricError> for Halt {
 }
 
 /// Turns an internal outcome into the public one, where cancelling is not an error.
+/// What distinguishes one metric: the settings it checks, the observations it encodes, and
+/// its computation.
+struct MetricSteps<T> {
+    validate: fn(&MetricSettings) -> Result<(), MetricError>,
+    observation_count: fn(&MetricSettings) -> usize,
+    run: fn(&mut Session<'_, '_, '_>, &FactorSpace, &MetricSettings) -> Result<T, Halt>,
+}
+
+/// Computes one metric on its own: checks the inputs, opens a session sized for that metric
+/// alone, and runs it; `Ok(None)` when cancelled.
+fn compute_alone<T>(
+    space: &FactorSpace,
+    latent_dim: usize,
+    settings: &MetricSettings,
+    encode: &mut EncodeFn<'_>,
+    progress: &mut ProgressFn<'_>,
+    steps: MetricSteps<T>,
+) -> Result<Option<T>, MetricError> {
+    validate_inputs(space, latent_dim)?;
+    (steps.validate)(settings)?;
+    let total = (steps.observation_count)(settings);
+    let mut session = Session::new(encode, progress, space, latent_dim, total);
+    finish((steps.run)(&mut session, space, settings))
+}
+
 fn finish<T>(outcome: Result<T, Halt>) -> Result<Option<T>, MetricError> {
     match outcome {
         Ok(value) => Ok(Some(value)),
