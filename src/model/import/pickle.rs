@@ -15,8 +15,12 @@ use std::rc::Rc;
 /// The largest number of elements copy-on-write may clone over a whole pickle.
 const CLONE_BUDGET: usize = 50_000_000;
 
-/// The deepest a value may be nested (lists in tuples in dicts …) before it is refused.
+/// The most items the machine's stack and memo may hold.
 const MAX_STACK: usize = 1_000_000;
+
+/// The deepest a value may be nested (lists in tuples in dicts …). State dicts nest a handful
+/// of levels; without a limit a crafted file could nest deeper than the stack that frees it.
+const MAX_DEPTH: u32 = 256;
 
 /// A value built by the pickle machine.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,11 +150,11 @@ pub fn read_pickle(bytes: &[u8]) -> Result<Value, PickleError> {
     Machine::new(bytes).run()
 }
 
-/// An item on the machine's stack: a value or a `MARK`.
+/// An item on the machine's stack: a value with how deeply it nests, or a `MARK`.
 #[derive(Debug, Clone)]
 enum Slot {
     Mark,
-    Value(Value),
+    Value(Value, u32),
 }
 
 struct Machine<'a> {
@@ -160,7 +164,7 @@ struct Machine<'a> {
     start: usize,
     opcode: u8,
     stack: Vec<Slot>,
-    memo: Vec<Option<Value>>,
+    memo: Vec<Option<(Value, u32)>>,
     budget: usize,
 }
 
@@ -266,22 +270,41 @@ impl<'a> Machine<'a> {
         }
     }
 
+    /// Pushes a value that holds no other value.
     fn push(&mut self, value: Value) {
-        self.stack.push(Slot::Value(value));
+        self.stack.push(Slot::Value(value, 0));
+    }
+
+    /// Pushes a value built around others whose deepest nesting is `inner`.
+    fn push_around(&mut self, value: Value, inner: u32) -> Result<(), PickleError> {
+        let depth = inner + 1;
+        if depth > MAX_DEPTH {
+            return Err(PickleError::TooLarge);
+        }
+        self.stack.push(Slot::Value(value, depth));
+        Ok(())
     }
 
     fn pop(&mut self) -> Result<Value, PickleError> {
+        self.pop_with_depth().map(|(value, _)| value)
+    }
+
+    fn pop_with_depth(&mut self) -> Result<(Value, u32), PickleError> {
         match self.stack.pop() {
-            Some(Slot::Value(v)) => Ok(v),
+            Some(Slot::Value(v, depth)) => Ok((v, depth)),
             Some(Slot::Mark) => Err(self.malformed("expected a value, found a mark")),
             None => Err(self.malformed("the stack is empty")),
         }
     }
 
     fn top(&mut self) -> Result<&mut Value, PickleError> {
+        self.top_with_depth().map(|(value, _)| value)
+    }
+
+    fn top_with_depth(&mut self) -> Result<(&mut Value, &mut u32), PickleError> {
         let offset = self.start;
         match self.stack.last_mut() {
-            Some(Slot::Value(v)) => Ok(v),
+            Some(Slot::Value(v, depth)) => Ok((v, depth)),
             _ => Err(PickleError::Malformed {
                 offset,
                 problem: "expected a value on the stack".into(),
@@ -289,21 +312,35 @@ impl<'a> Machine<'a> {
         }
     }
 
-    /// Everything above the topmost mark, which is removed.
-    fn pop_to_mark(&mut self) -> Result<Vec<Value>, PickleError> {
+    /// Records that the value on top now holds values nested `inner` deep.
+    fn deepen_top(&mut self, inner: u32) -> Result<(), PickleError> {
+        let (_, depth) = self.top_with_depth()?;
+        *depth = (*depth).max(inner + 1);
+        if *depth > MAX_DEPTH {
+            return Err(PickleError::TooLarge);
+        }
+        Ok(())
+    }
+
+    /// Everything above the topmost mark, which is removed, and its deepest nesting.
+    fn pop_to_mark(&mut self) -> Result<(Vec<Value>, u32), PickleError> {
         let Some(mark) = self.stack.iter().rposition(|s| matches!(s, Slot::Mark)) else {
             return Err(self.malformed("no mark on the stack"));
         };
+        let mut inner = 0;
         let items = self
             .stack
             .drain(mark + 1..)
             .filter_map(|s| match s {
-                Slot::Value(v) => Some(v),
+                Slot::Value(v, depth) => {
+                    inner = inner.max(depth);
+                    Some(v)
+                }
                 Slot::Mark => None,
             })
             .collect();
         self.stack.truncate(mark);
-        Ok(items)
+        Ok((items, inner))
     }
 
     /// Charges `n` cloned elements against the budget.
@@ -317,7 +354,7 @@ impl<'a> Machine<'a> {
             return Err(PickleError::TooLarge);
         }
         let value = match self.stack.last() {
-            Some(Slot::Value(v)) => v.clone(),
+            Some(Slot::Value(v, depth)) => (v.clone(), *depth),
             _ => return Err(self.malformed("nothing to memoize")),
         };
         if self.memo.len() <= idx {
@@ -330,8 +367,8 @@ impl<'a> Machine<'a> {
     fn memo_get(&mut self, idx: usize) -> Result<(), PickleError> {
         let value = self.memo.get(idx).cloned().flatten();
         match value {
-            Some(v) => {
-                self.push(v);
+            Some((v, depth)) => {
+                self.stack.push(Slot::Value(v, depth));
                 Ok(())
             }
             None => Err(self.malformed(&format!("memo entry {idx} is empty"))),
@@ -481,42 +518,49 @@ impl<'a> Machine<'a> {
 
             // Containers.
             b't' => {
-                let items = self.pop_to_mark()?;
-                self.push(Value::Tuple(Rc::new(items)));
+                let (items, inner) = self.pop_to_mark()?;
+                self.push_around(Value::Tuple(Rc::new(items)), inner)?;
             }
             0x85..=0x87 => {
                 let n = usize::from(self.opcode - 0x84);
                 let mut items = Vec::with_capacity(n);
+                let mut inner = 0;
                 for _ in 0..n {
-                    items.push(self.pop()?);
+                    let (item, depth) = self.pop_with_depth()?;
+                    inner = inner.max(depth);
+                    items.push(item);
                 }
                 items.reverse();
-                self.push(Value::Tuple(Rc::new(items)));
+                self.push_around(Value::Tuple(Rc::new(items)), inner)?;
             }
             b'l' => {
-                let items = self.pop_to_mark()?;
-                self.push(Value::List(Rc::new(items)));
+                let (items, inner) = self.pop_to_mark()?;
+                self.push_around(Value::List(Rc::new(items)), inner)?;
             }
             b'd' => {
-                let items = self.pop_to_mark()?;
-                self.push(Value::Dict(Rc::new(Vec::new())));
+                let (items, inner) = self.pop_to_mark()?;
+                self.push_around(Value::Dict(Rc::new(Vec::new())), inner)?;
                 self.set_items(items)?;
             }
             b'a' => {
-                let item = self.pop()?;
+                let (item, depth) = self.pop_with_depth()?;
+                self.deepen_top(depth)?;
                 self.extend_list(vec![item])?;
             }
             b'e' => {
-                let items = self.pop_to_mark()?;
+                let (items, inner) = self.pop_to_mark()?;
+                self.deepen_top(inner)?;
                 self.extend_list(items)?;
             }
             b's' => {
-                let value = self.pop()?;
-                let key = self.pop()?;
+                let (value, a) = self.pop_with_depth()?;
+                let (key, b) = self.pop_with_depth()?;
+                self.deepen_top(a.max(b))?;
                 self.set_items(vec![key, value])?;
             }
             b'u' => {
-                let items = self.pop_to_mark()?;
+                let (items, inner) = self.pop_to_mark()?;
+                self.deepen_top(inner)?;
                 self.set_items(items)?;
             }
 
@@ -576,30 +620,30 @@ impl<'a> Machine<'a> {
                 }
             }
             b'R' | 0x81 => {
-                let args = self.pop()?;
-                let callee = self.pop()?;
-                self.push(Value::Call(Rc::new((callee, args))));
+                let (args, a) = self.pop_with_depth()?;
+                let (callee, b) = self.pop_with_depth()?;
+                self.push_around(Value::Call(Rc::new((callee, args))), a.max(b))?;
             }
             b'b' => {
-                let state = self.pop()?;
-                let object = self.pop()?;
+                let (state, a) = self.pop_with_depth()?;
+                let (object, b) = self.pop_with_depth()?;
                 // A dict's state (an OrderedDict's `_metadata`) adds nothing a reader needs.
-                let built = match object {
-                    Value::Built(_) | Value::Dict(_) => object,
-                    other => Value::Built(Rc::new((other, state))),
-                };
-                self.push(built);
+                match object {
+                    Value::Built(_) | Value::Dict(_) => self.stack.push(Slot::Value(object, b)),
+                    other => self.push_around(Value::Built(Rc::new((other, state))), a.max(b))?,
+                }
             }
             b'Q' => {
-                let id = self.pop()?;
-                self.push(Value::Persistent(Rc::new(id)));
+                let (id, depth) = self.pop_with_depth()?;
+                self.push_around(Value::Persistent(Rc::new(id)), depth)?;
             }
             b'0' => {
                 self.pop()?;
             }
             b'2' => {
-                let top = self.top()?.clone();
-                self.push(top);
+                let (top, depth) = self.top_with_depth()?;
+                let slot = Slot::Value(top.clone(), *depth);
+                self.stack.push(slot);
             }
             b'1' => {
                 self.pop_to_mark()?;
@@ -681,6 +725,21 @@ mod tests {
         bytes.push(b'.');
         // Whatever happens, it must end quickly with a value or an error, never exhaust memory.
         let _ = read_pickle(&bytes);
+    }
+
+    #[test]
+    fn deeply_nested_tuples_are_refused_before_they_can_overflow_the_stack() {
+        // 100,000 one-element tuples inside each other: EMPTY_TUPLE, then TUPLE1 repeatedly.
+        let mut bytes = b"\x80\x02)".to_vec();
+        bytes.extend(std::iter::repeat_n(0x85u8, 100_000));
+        bytes.push(b'.');
+        assert_eq!(read_pickle(&bytes), Err(PickleError::TooLarge));
+
+        // 200 levels are fine.
+        let mut bytes = b"\x80\x02)".to_vec();
+        bytes.extend(std::iter::repeat_n(0x85u8, 200));
+        bytes.push(b'.');
+        assert!(read_pickle(&bytes).is_ok());
     }
 
     #[test]

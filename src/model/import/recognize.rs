@@ -41,7 +41,7 @@ fn shape<'a>(tensors: &'a BTreeMap<String, RawTensor>, name: &str) -> Option<&'a
 fn image_shape(len: usize) -> [usize; 3] {
     let side = |n: usize| {
         let s = (n as f64).sqrt().round() as usize;
-        (s * s == n).then_some(s)
+        (s.checked_mul(s) == Some(n)).then_some(s)
     };
     if let Some(s) = side(len) {
         [1, s, s]
@@ -200,7 +200,7 @@ fn own_conv(tensors: &BTreeMap<String, RawTensor>) -> Option<Recognised> {
     // The encoder's map is square: flat = top · s², and the image side is s · 2^layers.
     let cells = flat.checked_div(top)?;
     let s = (cells as f64).sqrt().round() as usize;
-    if s * s != cells || s == 0 {
+    if s.checked_mul(s) != Some(cells) || s == 0 {
         return None;
     }
     let side = s.checked_shl(u32::try_from(channels.len()).ok()?)?;

@@ -73,7 +73,10 @@ pub fn read_torch_zip(bytes: &[u8]) -> Result<TorchStateDict, TorchError> {
     let (dict, mut notes) = find_state_dict(&root)?;
 
     let mut state = TorchStateDict::default();
-    let mut budget = MAX_VALUES;
+    // Tensors may not hold far more values than the file has bytes: a stride-0 view (one value
+    // repeated) is legal in PyTorch but never in a model's weights, and would let a small file
+    // ask for gigabytes.
+    let mut budget = MAX_VALUES.min(bytes.len().saturating_mul(4));
     for (key, value) in dict.iter() {
         let Some(name) = key.as_str() else {
             notes.push(format!(
