@@ -16,9 +16,20 @@ const MODEL_BYTES: &[u8] = include_bytes!("../assets/fashion-vae-16.safetensors"
 const IMAGE_BYTES: &[u8] = include_bytes!("../assets/fashion-mnist/t10k-images-idx3-ubyte.gz");
 const LABEL_BYTES: &[u8] = include_bytes!("../assets/fashion-mnist/t10k-labels-idx1-ubyte.gz");
 
+/// Where the bundled sprites VAE lives in the source tree; also its name in messages.
+pub const SPRITES_MODEL_PATH: &str = "assets/sprites-vae.safetensors";
+
+const SPRITES_MODEL_BYTES: &[u8] = include_bytes!("../assets/sprites-vae.safetensors");
+
 /// The VAE trained by this project on the 60,000 Fashion-MNIST training images.
 pub fn model() -> Result<LoadedModel, CheckpointError> {
     load_model_bytes(MODEL_BYTES, Path::new(MODEL_PATH), None)
+}
+
+/// The convolutional VAE (β = 1) trained by this project on the generated 64×64 sprites (the
+/// README's disentanglement table says how, and what it scores).
+pub fn sprites_model() -> Result<LoadedModel, CheckpointError> {
+    load_model_bytes(SPRITES_MODEL_BYTES, Path::new(SPRITES_MODEL_PATH), None)
 }
 
 /// The 10,000 Fashion-MNIST test images with their labels.

@@ -138,3 +138,28 @@ fn the_metrics_explain_why_they_need_the_sprites() {
             .is_some()
     );
 }
+
+#[test]
+fn the_bundled_sprites_vae_opens_from_the_file_menu_with_the_generated_sprites() {
+    let mut harness = harness();
+    wait_for_map(&mut harness);
+    harness.get_by_label("File").click();
+    harness.run_steps(2);
+    harness.get_by_label("Bundled sprites VAE").click();
+    harness.run_steps(1);
+    wait_for_open(&mut harness);
+
+    let session = harness.state().session();
+    assert_eq!(session.model_name, "bundled sprites VAE");
+    assert_eq!(session.latent_dim(), 10);
+    assert_eq!(session.raw_dataset.name, "sprites");
+    assert!(session.conversion.is_none(), "{:?}", session.conversion);
+    for d in 0..10 {
+        assert!(
+            harness
+                .query_by_role_and_label(Role::Slider, &format!("z{d}"))
+                .is_some(),
+            "no slider z{d}"
+        );
+    }
+}

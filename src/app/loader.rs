@@ -14,8 +14,10 @@ use crate::data::Dataset;
 pub enum OpenItem {
     /// A model file of any supported format.
     Checkpoint(PathBuf),
-    /// The model compiled into the binary.
+    /// The Fashion-MNIST VAE compiled into the binary.
     BundledModel,
+    /// The sprites VAE compiled into the binary.
+    BundledSpritesModel,
     /// An IDX file, an IDX folder, an image folder, or `sprites`.
     Dataset(PathBuf),
     /// The Fashion-MNIST test set compiled into the binary.
@@ -28,6 +30,7 @@ impl OpenItem {
         match self {
             Self::Checkpoint(path) => format!("checkpoint \"{}\"", path.display()),
             Self::BundledModel => "the bundled model".into(),
+            Self::BundledSpritesModel => "the bundled sprites VAE".into(),
             Self::Dataset(path) => format!("dataset \"{}\"", path.display()),
             Self::BundledDataset => "the bundled dataset".into(),
         }
@@ -71,6 +74,11 @@ pub fn open_item(
             let name = path.map_or_else(|| "bundled Fashion-MNIST VAE".to_owned(), file_label);
             let dataset = dataset_for(&loaded.model, current.raw_dataset, cx)?;
             Session::from_loaded(loaded, name, dataset)
+        }
+        OpenItem::BundledSpritesModel => {
+            let loaded = crate::bundled::sprites_model().map_err(|e| e.to_string())?;
+            let dataset = dataset_for(&loaded.model, current.raw_dataset, cx)?;
+            Session::from_loaded(loaded, "bundled sprites VAE".to_owned(), dataset)
         }
         OpenItem::Dataset(path) => {
             let dataset = read_dataset(path, cx)?;

@@ -192,7 +192,9 @@ impl ExplorerApp {
         match item {
             OpenItem::Checkpoint(path) => self.recent.add_checkpoint(path),
             OpenItem::Dataset(path) => self.recent.add_dataset(path),
-            OpenItem::BundledModel | OpenItem::BundledDataset => return,
+            OpenItem::BundledModel | OpenItem::BundledSpritesModel | OpenItem::BundledDataset => {
+                return;
+            }
         }
         if let Some(dir) = &self.library_dir
             && let Err(e) = self.recent.save(dir)

@@ -43,8 +43,17 @@ pub fn menu_bar_ui(
             }
             ui.separator();
             ui.menu_button("Recent", |ui| recent_ui(ui, recent, busy, commands));
-            if ui.add_enabled(!busy, egui::Button::new("Bundled model")).clicked() {
+            if ui.add_enabled(!busy, egui::Button::new("Bundled model"))
+                .on_hover_text("the Fashion-MNIST VAE, 16 dimensions")
+                .clicked()
+            {
                 commands.push(Command::Open(OpenItem::BundledModel));
+            }
+            if ui.add_enabled(!busy, egui::Button::new("Bundled sprites VAE"))
+                .on_hover_text("the convolutional VAE of the 64×64 sprites (β = 1), 10 dimensions; opens with the generated sprites")
+                .clicked()
+            {
+                commands.push(Command::Open(OpenItem::BundledSpritesModel));
             }
             if ui.add_enabled(!busy, egui::Button::new("Bundled dataset")).clicked() {
                 commands.push(Command::Open(OpenItem::BundledDataset));
