@@ -73,6 +73,14 @@ fn encode(model: &Model, x: &[f32]) -> (Vec<f32>, Option<Vec<f32>>) {
     (flat(mu), logvar.map(flat))
 }
 
+/// µ (or the code) of `x` by the path that encodes whole datasets for the map.
+fn encode_for_the_map(model: &Model, x: &[f32]) -> Vec<f32> {
+    model
+        .encode_means(x, &mut |_| std::ops::ControlFlow::Continue(()))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("encoding was not stopped, yet gave nothing"))
+}
+
 fn decode(model: &Model, z: &[f32]) -> Vec<f32> {
     model.decode_batch(z).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -101,6 +109,8 @@ fn the_pytorch_examples_vae_decodes_and_encodes_like_pytorch() {
     let (mu, logvar) = encode(&loaded.model, get(&refs, "x"));
     assert_close(&mu, get(&refs, "mu"), "mu");
     assert_close(&logvar.unwrap_or_default(), get(&refs, "logvar"), "logvar");
+    let means = encode_for_the_map(&loaded.model, get(&refs, "x"));
+    assert_close(&means, get(&refs, "mu"), "mu for the map");
 }
 
 #[test]
@@ -172,6 +182,8 @@ fn a_plain_autoencoder_with_a_sidecar_config_matches_pytorch() {
     let (code, logvar) = encode(&loaded.model, get(&refs, "x"));
     assert_close(&code, get(&refs, "code"), "code");
     assert!(logvar.is_none());
+    let codes = encode_for_the_map(&loaded.model, get(&refs, "x"));
+    assert_close(&codes, get(&refs, "code"), "code for the map");
 }
 
 fn refusal(path: &Path) -> String {

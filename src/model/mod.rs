@@ -10,6 +10,7 @@ mod conv;
 mod conv_ops;
 mod dcgan;
 mod fast_decoder;
+mod fast_encoder;
 mod fast_math;
 pub mod import;
 mod network;
@@ -24,6 +25,7 @@ pub use checkpoint::{CheckpointError, load_checkpoint, load_checkpoint_bytes, sa
 pub use conv::ConvVae;
 pub use dcgan::DcganGenerator;
 pub use fast_decoder::FastDecoder;
+pub use fast_encoder::FastEncoder;
 pub use import::{ArchitectureSource, FileFormat, LoadedModel, load_model, load_model_bytes};
 pub use network::Model;
 pub use point_decoder::PointDecoder;

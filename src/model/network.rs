@@ -198,10 +198,17 @@ impl Model {
         let mut done = 0;
         for chunk in pixels.chunks(self.batch_size() * input_len.max(1)) {
             let rows = chunk.len() / input_len.max(1);
-            let images =
-                Tensor::from_slice(&chunk[..rows * input_len], (rows, input_len), &Device::Cpu)?;
-            let (mu, _) = self.encode(&images)?;
-            means.extend(mu.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?);
+            if let Self::Mlp(model) = self {
+                means.extend(model.encode_means(&chunk[..rows * input_len])?);
+            } else {
+                let images = Tensor::from_slice(
+                    &chunk[..rows * input_len],
+                    (rows, input_len),
+                    &Device::Cpu,
+                )?;
+                let (mu, _) = self.encode(&images)?;
+                means.extend(mu.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?);
+            }
 
             done += rows;
             if on_batch(done).is_break() {
