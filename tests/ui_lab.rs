@@ -162,4 +162,19 @@ fn the_bundled_sprites_vae_opens_from_the_file_menu_with_the_generated_sprites()
             "no slider z{d}"
         );
     }
+    // The attribute vector's classes were Fashion-MNIST's Sandal and Sneaker (5 and 7); the
+    // sprites have three classes, so the choices start again from the first two.
+    harness.run_steps(2);
+    let names_a_missing_class =
+        |text: Option<String>| text.is_some_and(|t| t.contains("class 5") || t.contains("class 7"));
+    let stale: Vec<_> = harness
+        .query_all_by(|node| {
+            names_a_missing_class(node.label()) || names_a_missing_class(node.value())
+        })
+        .map(|node| node.value())
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "classes the sprites do not have are still offered: {stale:?}"
+    );
 }

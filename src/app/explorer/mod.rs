@@ -105,6 +105,18 @@ pub struct Drafts {
     pub anomaly_path: String,
 }
 
+impl Drafts {
+    /// Keeps the attribute vector's classes among the dataset's `count` classes: when either
+    /// is out of range (a dataset with fewer classes was opened), they become the first two.
+    pub fn fit_classes(&mut self, count: usize) {
+        let count = u32::try_from(count).unwrap_or(u32::MAX);
+        if count > 0 && (self.from_class >= count || self.to_class >= count) {
+            self.from_class = 0;
+            self.to_class = 1.min(count - 1);
+        }
+    }
+}
+
 /// The attribute vector applied to the preview, and how strongly.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AttributeState {
@@ -243,6 +255,7 @@ impl ExplorerApp {
             traversal_textures: TraversalTextures::default(),
             metrics: MetricsView::default(),
         };
+        app.drafts.fit_classes(app.session.dataset.class_count());
         app.open_library(dir);
         app.load_recent();
         app

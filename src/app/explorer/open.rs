@@ -227,6 +227,7 @@ impl ExplorerApp {
         next.recent = std::mem::take(&mut self.recent);
         next.tool = self.tool;
         next.drafts = std::mem::take(&mut self.drafts);
+        next.drafts.fit_classes(next.session.dataset.class_count());
         next.augment_drafts = std::mem::take(&mut self.augment_drafts);
         next.screenshot = self.screenshot.take();
         next.when_map_ready = std::mem::take(&mut self.when_map_ready);
