@@ -22,20 +22,12 @@ use candle_core::DType;
 use pulp::{Arch, Simd, WithSimd};
 use rayon::prelude::*;
 
+use super::matmul::{NARROW_MR, NARROW_NR, Rows, WIDE_MR, WIDE_NR, block, store};
 use super::vae::{MlpVae, ModelError};
 
 /// Images per rayon task: enough for the register blocks, small enough that a group's hidden
 /// values stay in cache and both threads get work on small datasets.
 const GROUP: usize = 64;
-
-/// Images per register block with AVX-512's 32 registers, and the most vectors per panel:
-/// `WIDE_MR × WIDE_NR` sums, `WIDE_NR` weights and a broadcast fit the register file.
-const WIDE_MR: usize = 8;
-const WIDE_NR: usize = 3;
-
-/// The same for AVX2's 16 registers (and anything narrower).
-const NARROW_MR: usize = 4;
-const NARROW_NR: usize = 2;
 
 /// One fully connected layer, its weights packed for [`block`]: the outputs are cut into
 /// `blocks` panels of `panel` values (the last padded with zeros), and panel `b` holds
@@ -293,63 +285,28 @@ fn layer_pass<S: Simd, const MR: usize, const NR: usize>(simd: S, pass: LayerPas
     for first in (0..rows).step_by(MR) {
         // The inputs that are not zero in every image of the block, with their values; a
         // short last block repeats its last image, whose sums are not stored.
-        let row = |i: usize| {
-            let r = (first + i).min(rows - 1) * input_stride;
-            &input[r..r + layer.input]
+        let inputs = Rows {
+            values: input,
+            stride: input_stride,
+            used: layer.input,
         };
-        let xs: [&[f32]; MR] = std::array::from_fn(row);
-        active.clear();
-        values.clear();
-        let columns = (0..layer.input).map(|j| (j, std::array::from_fn(|i| xs[i][j])));
-        for (j, x) in columns {
-            if x != [0.0; MR] {
-                active.push(j * NR);
-                values.push(x);
-            }
-        }
+        inputs.gather(first, rows, NR, &mut active, &mut values);
 
         let live = (rows - first).min(MR);
         let block_out = &mut out[first * stride..(first + live) * stride];
         let panel_len = layer.input * NR;
+        let zero = simd.splat_f32s(0.0);
         for b in 0..layer.blocks {
             let panel = &weights[b * panel_len..(b + 1) * panel_len];
             let sums = block::<S, MR, NR>(simd, panel, &bias[b * NR..], &active, &values);
-            let zero = simd.splat_f32s(0.0);
-            for (sum, row) in sums.iter().zip(block_out.chunks_exact_mut(stride)) {
-                let (row, _) = S::as_mut_simd_f32s(row);
-                for (k, s) in sum.iter().enumerate() {
-                    row[b * NR + k] = if relu { simd.max_f32s(*s, zero) } else { *s };
+            match relu {
+                true => {
+                    store::<S, MR, _>(&sums, block_out, stride, b * NR, |s| simd.max_f32s(s, zero))
                 }
+                false => store::<S, MR, _>(&sums, block_out, stride, b * NR, |s| s),
             }
         }
     }
-}
-
-/// Sums for `MR` images and one panel of `NR` vectors of outputs (`NR` is the layer's
-/// `vectors`), over the `active` inputs
-/// (each given as its row offset in the panel, in vectors) whose values are `values`.
-#[inline(always)]
-fn block<S: Simd, const MR: usize, const NR: usize>(
-    simd: S,
-    panel: &[S::f32s],
-    bias: &[S::f32s],
-    active: &[usize],
-    values: &[[f32; MR]],
-) -> [[S::f32s; NR]; MR] {
-    let start: [S::f32s; NR] = std::array::from_fn(|k| bias[k]);
-    let mut sums = [start; MR];
-    for (&offset, x) in active.iter().zip(values) {
-        let Some(w) = panel.get(offset..offset + NR) else {
-            continue;
-        };
-        for (sum, &x) in sums.iter_mut().zip(x) {
-            let x = simd.splat_f32s(x);
-            for (s, w) in sum.iter_mut().zip(w) {
-                *s = simd.mul_add_e_f32s(x, *w, *s);
-            }
-        }
-    }
-    sums
 }
 
 /// The same pass one value at a time, reading the packed panels.

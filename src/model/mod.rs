@@ -13,6 +13,7 @@ mod fast_decoder;
 mod fast_encoder;
 mod fast_math;
 pub mod import;
+mod matmul;
 mod network;
 mod point_decoder;
 mod scores;
