@@ -4,10 +4,10 @@
 //! `out = a · b` with `a` `[m, k]`, `b` `[k, n]` and `out` `[m, n]`, all row-major. When `n` is
 //! a whole number of 16-float vectors, `b`'s rows are read as SIMD vectors in place (no
 //! packing, so the caller never pays for copying a weight matrix) and the sums for a block of
-//! `a`'s rows times a few vectors of `out` stay in registers over the whole of `k`; a column of
+//! `a`'s rows times a few vectors of `out` stay in registers over a chunk of `k`; a column of
 //! the block that is zero in every row (ReLU outputs, background pixels) is skipped. Blocks of
-//! rows go to rayon's threads. Other shapes, all small in this project (a latent-sized side),
-//! take a plain loop.
+//! rows go to rayon's threads (small products stay on the caller's). A narrow `n` (a
+//! latent-sized side) is computed transposed when `m` allows, else in a plain loop.
 
 use pulp::{Arch, Simd, WithSimd};
 use rayon::prelude::*;
@@ -140,31 +140,160 @@ fn rows_pass<S: Simd, const MR: usize, const NR: usize>(simd: S, pass: Product<'
     } = pass;
     let vectors = n / S::F32_LANES;
     let (b, _) = S::as_simd_f32s(b);
-    let zeros = [simd.splat_f32s(0.0); NR];
-    let mut active = Vec::with_capacity(k);
-    let mut values: Vec<[f32; MR]> = Vec::with_capacity(k);
+    let a_rows = Rows {
+        values: a,
+        stride: k,
+        used: k,
+    };
+    // Two loop orders. When `b` is the larger stream, every block's non-zero columns are
+    // found once and `b` is read in chunks that stay in L1 while all the blocks pass over
+    // them. Otherwise (a tall `a` against a narrow `b`) each block is finished in turn, its
+    // columns staying in L1 while `b` streams past. Measured on the training products: 10 %
+    // faster for `Gᵀ · X` and `G · W`, 12 % slower for `W · Xᵀ` the other way round.
+    let gathered_bytes = rows * k * (4 + 8 / MR);
+    if k * n * 4 <= gathered_bytes {
+        let (mut active, mut values) = (Vec::with_capacity(k), Vec::with_capacity(k));
+        for first in (0..rows).step_by(MR) {
+            a_rows.gather(first, rows, vectors, &mut active, &mut values);
+            let block = Gathered {
+                first,
+                active: std::mem::take(&mut active),
+                values: std::mem::take(&mut values),
+            };
+            let columns: Columns<'_, S> = Columns {
+                b,
+                k,
+                n,
+                vectors,
+                rows,
+            };
+            columns.all::<MR, NR>(simd, std::slice::from_ref(&block), k, out);
+            (active, values) = (block.active, block.values);
+        }
+        return;
+    }
+    let blocks: Vec<Gathered<MR>> = (0..rows)
+        .step_by(MR)
+        .map(|first| {
+            let mut block = Gathered {
+                first,
+                active: Vec::with_capacity(k),
+                values: Vec::with_capacity(k),
+            };
+            a_rows.gather(first, rows, vectors, &mut block.active, &mut block.values);
+            block
+        })
+        .collect();
+    let columns: Columns<'_, S> = Columns {
+        b,
+        k,
+        n,
+        vectors,
+        rows,
+    };
+    columns.all::<MR, NR>(simd, &blocks, KC, out);
+}
 
-    for first in (0..rows).step_by(MR) {
-        let live = (rows - first).min(MR);
-        let a_rows = Rows {
-            values: a,
-            stride: k,
-            used: k,
-        };
-        a_rows.gather(first, rows, vectors, &mut active, &mut values);
-        let block_out = &mut out[first * n..(first + live) * n];
+/// One register block of rows of `a`: its first row and its non-zero columns.
+struct Gathered<const MR: usize> {
+    first: usize,
+    active: Vec<usize>,
+    values: Vec<[f32; MR]>,
+}
+
+/// The right operand as SIMD vectors, and the shape of the product.
+struct Columns<'a, S: Simd> {
+    b: &'a [S::f32s],
+    k: usize,
+    n: usize,
+    vectors: usize,
+    rows: usize,
+}
+
+/// Rows of `b` per chunk: `KC` rows of three AVX-512 vectors (24 KiB) stay in L1 while every
+/// register block of the task passes over them.
+const KC: usize = 128;
+
+impl<S: Simd> Columns<'_, S> {
+    /// Every output vector of `blocks`, `NR` at a time, then the tail in twos and ones (a
+    /// one-vector block spends as many loads on broadcasts as on multiply-adds), over `b`'s
+    /// rows `chunk` at a time.
+    #[inline(always)]
+    fn all<const MR: usize, const NR: usize>(
+        &self,
+        simd: S,
+        blocks: &[Gathered<MR>],
+        chunk: usize,
+        out: &mut [f32],
+    ) {
         let mut v = 0;
-        while v + NR <= vectors {
-            let sums = block::<S, MR, NR>(simd, &b[v..], &zeros, &active, &values);
-            store::<S, MR, _>(&sums, block_out, n, v, |s| s);
+        while v + NR <= self.vectors {
+            self.pass::<MR, NR>(simd, v, blocks, chunk, out);
             v += NR;
         }
-        while v < vectors {
-            let sums = block::<S, MR, 1>(simd, &b[v..], &zeros, &active, &values);
-            store::<S, MR, _>(&sums, block_out, n, v, |s| s);
+        while v + 2 <= self.vectors && NR > 2 {
+            self.pass::<MR, 2>(simd, v, blocks, chunk, out);
+            v += 2;
+        }
+        while v < self.vectors {
+            self.pass::<MR, 1>(simd, v, blocks, chunk, out);
             v += 1;
         }
     }
+
+    /// Output vectors `v..v + W` of every block, over `b`'s rows `rows_per_chunk` at a time.
+    #[inline(always)]
+    fn pass<const MR: usize, const W: usize>(
+        &self,
+        simd: S,
+        v: usize,
+        blocks: &[Gathered<MR>],
+        rows_per_chunk: usize,
+        out: &mut [f32],
+    ) {
+        let mut cursors = vec![0usize; blocks.len()];
+        for chunk in (0..self.k).step_by(rows_per_chunk.max(1)) {
+            let end = (chunk + rows_per_chunk).min(self.k) * self.vectors;
+            for (block, cursor) in blocks.iter().zip(&mut cursors) {
+                let from = *cursor;
+                let to = from + block.active[from..].partition_point(|&o| o < end);
+                *cursor = to;
+                let live = (self.rows - block.first).min(MR);
+                let rows = &mut out[block.first * self.n..(block.first + live) * self.n];
+                let start: [[S::f32s; W]; MR] = match chunk {
+                    0 => [[simd.splat_f32s(0.0); W]; MR],
+                    _ => load::<S, MR, W>(simd, rows, self.n, v),
+                };
+                let sums = block_from::<S, MR, W>(
+                    simd,
+                    &self.b[v..],
+                    start,
+                    &block.active[from..to],
+                    &block.values[from..to],
+                );
+                store::<S, MR, _>(&sums, rows, self.n, v, |s| s);
+            }
+        }
+    }
+}
+
+/// The partial sums at vectors `v..v + W` of the rows of `out` (rows `n` floats apart); zero
+/// for the rows past its end.
+#[inline(always)]
+fn load<S: Simd, const MR: usize, const W: usize>(
+    simd: S,
+    out: &[f32],
+    n: usize,
+    v: usize,
+) -> [[S::f32s; W]; MR] {
+    let mut sums = [[simd.splat_f32s(0.0); W]; MR];
+    for (sum, row) in sums.iter_mut().zip(out.chunks_exact(n)) {
+        let (row, _) = S::as_simd_f32s(row);
+        for (k, s) in sum.iter_mut().enumerate() {
+            *s = row[v + k];
+        }
+    }
+    sums
 }
 
 /// `rows` rows of `used` values each, `stride` values apart in `values`: the left operand of a
@@ -222,9 +351,9 @@ pub(super) fn store<S: Simd, const MR: usize, const NR: usize>(
     }
 }
 
-/// Sums for `MR` rows and `NR` vectors of outputs, starting from `start`, over the `active`
-/// inputs: each is the offset of its `NR` weights in `weights`, and `values` holds the rows'
-/// values for it.
+/// Sums for `MR` rows and `NR` vectors of outputs, starting from `start` (the same for every
+/// row), over the `active` inputs: each is the offset of its `NR` weights in `weights`, and
+/// `values` holds the rows' values for it.
 #[inline(always)]
 pub(super) fn block<S: Simd, const MR: usize, const NR: usize>(
     simd: S,
@@ -234,7 +363,19 @@ pub(super) fn block<S: Simd, const MR: usize, const NR: usize>(
     values: &[[f32; MR]],
 ) -> [[S::f32s; NR]; MR] {
     let start: [S::f32s; NR] = std::array::from_fn(|k| start[k]);
-    let mut sums = [start; MR];
+    block_from::<S, MR, NR>(simd, weights, [start; MR], active, values)
+}
+
+/// [`block`] with a start of its own for each row.
+#[inline(always)]
+fn block_from<S: Simd, const MR: usize, const NR: usize>(
+    simd: S,
+    weights: &[S::f32s],
+    start: [[S::f32s; NR]; MR],
+    active: &[usize],
+    values: &[[f32; MR]],
+) -> [[S::f32s; NR]; MR] {
+    let mut sums = start;
     for (&offset, x) in active.iter().zip(values) {
         let Some(w) = weights.get(offset..offset + NR) else {
             continue;
