@@ -97,7 +97,7 @@ impl<'a> Linear<'a> {
         grads[k] = weight;
         grads[k + 1] = g_t
             .chunks_exact(n.max(1))
-            .map(|row| row.iter().sum())
+            .map(|row| sum_lanes(row) as f32)
             .collect();
     }
 
