@@ -12,8 +12,6 @@
 //!
 //! The result equals candle's decode to within float rounding (tested in `tests/`).
 
-use candle_core::DType;
-
 use super::spec::OutputActivation;
 use super::vae::{MlpVae, ModelError};
 
@@ -89,22 +87,8 @@ pub struct FastDecoder {
 impl FastDecoder {
     /// Copies the decoder's weights out of `model`.
     pub fn from_model(model: &MlpVae) -> Result<Self, ModelError> {
-        let named = model.named_tensors();
         let dense = |prefix: &str| -> Result<Dense, ModelError> {
-            let find = |name: String| {
-                named
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, t)| t.clone())
-                    .ok_or_else(|| candle_core::Error::Msg(format!("tensor {name} is missing")))
-            };
-            let weight: Vec<f32> = find(format!("{prefix}.weight"))?
-                .to_dtype(DType::F32)?
-                .flatten_all()?
-                .to_vec1()?;
-            let bias = find(format!("{prefix}.bias"))?
-                .to_dtype(DType::F32)?
-                .to_vec1()?;
+            let (weight, bias) = model.layer_values(prefix)?;
             Ok(Dense::from_rows(&weight, bias))
         };
 

@@ -18,7 +18,6 @@
 //! asks [`FastEncoder::beats_candle`] first. The result equals candle's encode to within float
 //! rounding (tested below).
 
-use candle_core::DType;
 use pulp::{Arch, Simd, WithSimd};
 use rayon::prelude::*;
 
@@ -126,22 +125,8 @@ impl FastEncoder {
     /// Copies the encoder's weights out of `model` and packs them.
     pub fn from_model(model: &MlpVae) -> Result<Self, ModelError> {
         let (lanes, most) = Arch::new().dispatch(Lanes);
-        let named = model.named_tensors();
         let dense = |prefix: &str| -> Result<PackedDense, ModelError> {
-            let find = |name: String| {
-                named
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .map(|(_, t)| t.clone())
-                    .ok_or_else(|| candle_core::Error::Msg(format!("tensor {name} is missing")))
-            };
-            let weight: Vec<f32> = find(format!("{prefix}.weight"))?
-                .to_dtype(DType::F32)?
-                .flatten_all()?
-                .to_vec1()?;
-            let bias: Vec<f32> = find(format!("{prefix}.bias"))?
-                .to_dtype(DType::F32)?
-                .to_vec1()?;
+            let (weight, bias) = model.layer_values(prefix)?;
             Ok(PackedDense::pack(&weight, &bias, lanes, most))
         };
 

@@ -84,6 +84,27 @@ impl MlpVae {
         self.spec.latent_dim
     }
 
+    /// The weight (`[out, in]`, row-major) and bias of the layer named `prefix` (`encoder.0`,
+    /// `mu`, `decoder.out`, …) as plain `f32` values.
+    pub fn layer_values(&self, prefix: &str) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
+        let named = self.named_tensors();
+        let find = |name: String| {
+            named
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, t)| t.clone())
+                .ok_or_else(|| candle_core::Error::Msg(format!("tensor {name} is missing")))
+        };
+        let weight = find(format!("{prefix}.weight"))?
+            .to_dtype(DType::F32)?
+            .flatten_all()?
+            .to_vec1()?;
+        let bias = find(format!("{prefix}.bias"))?
+            .to_dtype(DType::F32)?
+            .to_vec1()?;
+        Ok((weight, bias))
+    }
+
     /// Every weight and bias by its checkpoint name, in [`ModelSpec::tensor_shapes`] order.
     pub fn named_tensors(&self) -> Vec<(String, Tensor)> {
         let mut out = Vec::new();
