@@ -8,8 +8,9 @@
 //!
 //! - activations are kept feature-major (`[features, n]`), so every forward product is
 //!   `W · Xᵀ` with the weight in its stored `[out, in]` layout, and the backward products are
-//!   `Gᵀ · X` (weight gradients) and `G · W` (input gradients): no weight-sized matrix is ever
-//!   transposed or copied, only activations;
+//!   `Gᵀ · X` (weight gradients) and `G · W` (input gradients): with a batch that is a multiple
+//!   of 16 (the default is 128) no weight-sized matrix is transposed or copied, only
+//!   activations;
 //! - the first layer's input gradient is never formed, and the loss and its gradient with
 //!   respect to the logits come out of one pass over plain values.
 //!
@@ -95,10 +96,13 @@ impl<'a> Linear<'a> {
         let mut weight = vec![0.0; self.out * self.input];
         matmul(g_t, self.out, n, x, self.input, &mut weight);
         grads[k] = weight;
-        grads[k + 1] = g_t
-            .chunks_exact(n.max(1))
-            .map(|row| sum_lanes(row) as f32)
-            .collect();
+        grads[k + 1] = match n {
+            0 => vec![0.0; self.out],
+            _ => g_t
+                .chunks_exact(n)
+                .map(|row| sum_lanes(row) as f32)
+                .collect(),
+        };
     }
 
     /// The row-major gradient with respect to the input, `g · W` (`[n, input]`), for the

@@ -3,7 +3,7 @@
 //!
 //! `out = a · b` with `a` `[m, k]`, `b` `[k, n]` and `out` `[m, n]`, all row-major. When `n` is
 //! a whole number of 16-float vectors, `b`'s rows are read as SIMD vectors in place (no
-//! packing, so the caller never pays for copying a weight matrix) and the sums for a block of
+//! packing: neither operand is copied) and the sums for a block of
 //! `a`'s rows times a few vectors of `out` stay in registers over a chunk of `k`; a column of
 //! the block that is zero in every row (ReLU outputs, background pixels) is skipped. Blocks of
 //! rows go to rayon's threads (small products stay on the caller's). A narrow `n` (a
@@ -42,8 +42,9 @@ pub fn matmul(a: &[f32], m: usize, k: usize, b: &[f32], n: usize, out: &mut [f32
         return;
     }
     if !n.is_multiple_of(ROW_MULTIPLE) && m.is_multiple_of(ROW_MULTIPLE) {
-        // A narrow product (a latent-sized side) runs faster transposed, `outᵀ = bᵀ · aᵀ`,
-        // than in the plain loop; the transposes copy only the small operands and the result.
+        // A narrow product (a latent-sized side, or a batch that is no multiple of 16) runs
+        // faster transposed, `outᵀ = bᵀ · aᵀ`, than in the plain loop, even counting the
+        // copies of both operands and the result that this takes.
         let mut transposed = vec![0.0; n * m];
         matmul(
             &transpose(b, k, n),
@@ -431,12 +432,16 @@ mod tests {
     #[test]
     fn products_match_a_plain_triple_loop_at_simd_and_odd_shapes() {
         let mut rng = Rng::new(4);
-        // n = 784 leaves a one-vector tail at AVX-512; n = 20 takes the plain path; m = 13
-        // leaves a short register block.
+        // n = 784 leaves a one-vector tail at AVX-512; n = 20 takes the plain path, or the
+        // transposed one when m allows (400); m = 13 leaves a short register block; k = 300
+        // against a wide b reads b in three chunks.
         for (m, k, n) in [
             (13, 37, 784),
             (40, 128, 48),
             (9, 5, 20),
+            (400, 70, 20),
+            (8, 300, 64),
+            (13, 300, 48),
             (1, 1, 16),
             (3, 0, 32),
         ] {
