@@ -1,5 +1,5 @@
-//! Row-major single-precision matrix products on plain slices, and the register-block kernel
-//! they share with [`super::fast_encoder`].
+//! Row-major single-precision matrix products on plain slices: the kernel under training
+//! ([`super::backprop`]) and the map's batch encode ([`super::fast_encoder`]).
 //!
 //! `out = a · b` with `a` `[m, k]`, `b` `[k, n]` and `out` `[m, n]`, all row-major. When `n` is
 //! a whole number of 16-float vectors, `b`'s rows are read as SIMD vectors in place (no
@@ -21,12 +21,12 @@ const SERIAL_MACS: usize = 1 << 20;
 
 /// Rows of `a` per register block, and the most vectors of `out` per block, with AVX-512's 32
 /// registers: `WIDE_MR × WIDE_NR` sums, `WIDE_NR` weights and a broadcast fit.
-pub(super) const WIDE_MR: usize = 8;
-pub(super) const WIDE_NR: usize = 3;
+const WIDE_MR: usize = 8;
+const WIDE_NR: usize = 3;
 
 /// The same for AVX2's 16 registers (and anything narrower).
-pub(super) const NARROW_MR: usize = 4;
-pub(super) const NARROW_NR: usize = 2;
+const NARROW_MR: usize = 4;
+const NARROW_NR: usize = 2;
 
 /// `out = a · b`; see the module's documentation. `out` is overwritten.
 ///
@@ -299,10 +299,10 @@ fn load<S: Simd, const MR: usize, const W: usize>(
 
 /// `rows` rows of `used` values each, `stride` values apart in `values`: the left operand of a
 /// product, whose zero columns are skipped.
-pub(super) struct Rows<'a> {
-    pub values: &'a [f32],
-    pub stride: usize,
-    pub used: usize,
+struct Rows<'a> {
+    values: &'a [f32],
+    stride: usize,
+    used: usize,
 }
 
 impl Rows<'_> {
@@ -310,7 +310,7 @@ impl Rows<'_> {
     /// offsets in the right operand (`j · vectors`) into `active`, their values into
     /// `values`. A block past the last of the `rows` rows repeats the last row.
     #[inline(always)]
-    pub(super) fn gather<const MR: usize>(
+    fn gather<const MR: usize>(
         &self,
         first: usize,
         rows: usize,
@@ -337,7 +337,7 @@ impl Rows<'_> {
 /// Writes `f(sum)` for each row of `sums` that exists in `out` (rows `n` floats apart) at
 /// vectors `v..`.
 #[inline(always)]
-pub(super) fn store<S: Simd, const MR: usize, const NR: usize>(
+fn store<S: Simd, const MR: usize, const NR: usize>(
     sums: &[[S::f32s; NR]; MR],
     out: &mut [f32],
     n: usize,
@@ -352,22 +352,9 @@ pub(super) fn store<S: Simd, const MR: usize, const NR: usize>(
     }
 }
 
-/// Sums for `MR` rows and `NR` vectors of outputs, starting from `start` (the same for every
-/// row), over the `active` inputs: each is the offset of its `NR` weights in `weights`, and
-/// `values` holds the rows' values for it.
-#[inline(always)]
-pub(super) fn block<S: Simd, const MR: usize, const NR: usize>(
-    simd: S,
-    weights: &[S::f32s],
-    start: &[S::f32s],
-    active: &[usize],
-    values: &[[f32; MR]],
-) -> [[S::f32s; NR]; MR] {
-    let start: [S::f32s; NR] = std::array::from_fn(|k| start[k]);
-    block_from::<S, MR, NR>(simd, weights, [start; MR], active, values)
-}
-
-/// [`block`] with a start of its own for each row.
+/// Sums for `MR` rows and `NR` vectors of outputs, starting from `start`, over the `active`
+/// inputs: each is the offset of its `NR` weights in `weights`, and `values` holds the rows'
+/// values for it.
 #[inline(always)]
 fn block_from<S: Simd, const MR: usize, const NR: usize>(
     simd: S,
