@@ -7,8 +7,8 @@
 //! once; a hidden unit is zero wherever its ReLU was off). Images go through every layer in
 //! groups that stay in cache; only the µ head is computed, never log σ².
 //!
-//! With AVX2 only, candle's products are faster, so [`MlpVae::encode_means`] asks
-//! [`FastEncoder::beats_candle`] first. The result equals candle's encode to within float
+//! With AVX2 only, candle's products are faster, so [`MlpVae::fast_encoder`] offers this
+//! encoder only where [`beats_candle_here`] says so. The result equals candle's encode to within float
 //! rounding (tested below).
 
 use pulp::{Arch, Simd, WithSimd};
@@ -79,8 +79,6 @@ pub struct FastEncoder {
     hidden: Vec<Dense>,
     head: Dense,
     input_len: usize,
-    /// The `f32` lanes of the SIMD registers pulp found here.
-    lanes: usize,
 }
 
 /// Asks pulp for the width it will run at here.
@@ -93,6 +91,15 @@ impl WithSimd for Lanes {
     fn with_simd<S: Simd>(self, _simd: S) -> usize {
         S::F32_LANES
     }
+}
+
+/// Whether this machine's SIMD is wide enough for [`FastEncoder`] to beat candle's matrix
+/// products. On the project's 2-core machine it encoded the 10,000 test images at about
+/// 290,000 images/s with AVX-512 against candle's 210,000; built without pulp's `x86-v4` (so
+/// AVX2 only) an earlier version of it managed 187,000 against candle's 206,000, so candle
+/// keeps that case.
+pub fn beats_candle_here() -> bool {
+    Arch::new().dispatch(Lanes) >= 16
 }
 
 impl FastEncoder {
@@ -114,17 +121,7 @@ impl FastEncoder {
             hidden,
             head,
             input_len: spec.input_len(),
-            lanes: Arch::new().dispatch(Lanes),
         })
-    }
-
-    /// Whether this machine's SIMD is wide enough for this encoder to beat candle's matrix
-    /// products. On the project's 2-core machine it encoded the 10,000 test images at about
-    /// 290,000 images/s with AVX-512 against candle's 210,000; built without pulp's `x86-v4`
-    /// (so AVX2 only) an earlier version of it managed 187,000 against candle's 206,000, so
-    /// candle keeps that case.
-    pub fn beats_candle(&self) -> bool {
-        self.lanes >= 16
     }
 
     /// Values per image going in.

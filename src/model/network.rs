@@ -195,11 +195,15 @@ impl Model {
         let n = pixels.len() / input_len.max(1);
         let mut means = Vec::with_capacity(n * self.latent_dim());
 
+        let fast = match self {
+            Self::Mlp(model) => model.fast_encoder()?,
+            Self::Conv(_) | Self::Dcgan(_) => None,
+        };
         let mut done = 0;
         for chunk in pixels.chunks(self.batch_size() * input_len.max(1)) {
             let rows = chunk.len() / input_len.max(1);
-            if let Self::Mlp(model) = self {
-                means.extend(model.encode_means(&chunk[..rows * input_len])?);
+            if let Some(fast) = fast {
+                means.extend(fast.encode(&chunk[..rows * input_len]));
             } else {
                 let images = Tensor::from_slice(
                     &chunk[..rows * input_len],

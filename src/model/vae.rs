@@ -7,10 +7,10 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use candle_nn::{Linear, Module};
 
-use super::fast_encoder::FastEncoder;
+use super::fast_encoder::{FastEncoder, beats_candle_here};
 use super::spec::ModelSpec;
 
 /// Images encoded per candle call when a whole dataset is encoded: large enough to keep the
@@ -142,26 +142,17 @@ impl MlpVae {
         Ok((self.mu.forward(&h)?, logvar))
     }
 
-    /// Posterior means (or codes) of `pixels` (`n × input_len` values; a partial last image is
-    /// ignored), `n × latent_dim` values: by [`FastEncoder`] where it is the faster path, by
-    /// candle elsewhere.
-    pub fn encode_means(&self, pixels: &[f32]) -> Result<Vec<f32>, ModelError> {
-        let fast = match self.fast_encoder.get() {
-            Some(fast) => fast,
-            None => {
-                let fast = FastEncoder::from_model(self)?;
-                self.fast_encoder.get_or_init(|| fast)
-            }
-        };
-        if fast.beats_candle() {
-            return Ok(fast.encode(pixels));
+    /// The encoder as plain arrays for encoding whole datasets, made on first use; `None` where
+    /// candle's products are the faster path (see [`beats_candle_here`]).
+    pub fn fast_encoder(&self) -> Result<Option<&FastEncoder>, ModelError> {
+        if !beats_candle_here() {
+            return Ok(None);
         }
-        let input_len = self.spec.input_len().max(1);
-        let rows = pixels.len() / input_len;
-        let images =
-            Tensor::from_slice(&pixels[..rows * input_len], (rows, input_len), &Device::Cpu)?;
-        let (mu, _) = self.encode(&images)?;
-        Ok(mu.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?)
+        if let Some(fast) = self.fast_encoder.get() {
+            return Ok(Some(fast));
+        }
+        let fast = FastEncoder::from_model(self)?;
+        Ok(Some(self.fast_encoder.get_or_init(|| fast)))
     }
 
     /// `[n, latent_dim]` latents → `[n, input_len]` pre-activation outputs (logits).
