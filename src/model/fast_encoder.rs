@@ -1,8 +1,9 @@
 //! A hand-written batch encoder for the fully connected models: the map's path.
 //!
 //! Encoding a dataset is a chain of `[n, input] × [input, output]` products. Here each layer's
-//! weight is stored once transposed (`[input, output]`, outputs padded to whole SIMD vectors)
-//! and the products go to [`matmul`], whose register blocks skip an input that is zero in
+//! weight is transposed (`[input, output]`, outputs padded to whole SIMD vectors) and packed
+//! for [`matmul`]'s kernel once, when the encoder is built ([`PackedMatrix`]); the kernel's
+//! register blocks skip an input that is zero in
 //! every image of the block (half of Fashion-MNIST's pixels are zero, 13 % in eight images at
 //! once; a hidden unit is zero wherever its ReLU was off). Images go through every layer in
 //! groups that stay in cache; only the µ head is computed, never log σ².
@@ -13,7 +14,7 @@
 
 use pulp::{Arch, Simd, WithSimd};
 
-use super::matmul::matmul;
+use super::matmul::PackedMatrix;
 use super::vae::{MlpVae, ModelError};
 
 /// Images per group: the product for a group is large enough for both threads and the
@@ -24,12 +25,11 @@ const GROUP: usize = 1024;
 const PAD: usize = 16;
 
 /// One fully connected layer: its weight transposed to `[input, stride]` (outputs padded with
-/// zero columns) and its bias padded likewise.
+/// zero columns) and packed, and its bias padded likewise.
 #[derive(Debug, Clone)]
 struct Dense {
-    weight_t: Vec<f32>,
+    weight_t: PackedMatrix,
     bias: Vec<f32>,
-    input: usize,
     output: usize,
     stride: usize,
 }
@@ -50,18 +50,18 @@ impl Dense {
         let mut padded_bias = vec![0.0; stride];
         padded_bias[..output].copy_from_slice(bias);
         Self {
-            weight_t,
+            weight_t: PackedMatrix::new(&weight_t, input_stride.max(input), stride),
             bias: padded_bias,
-            input: input_stride.max(input),
             output,
             stride,
         }
     }
 
-    /// `x · Wᵀ + b` for `rows` images of `self.input` values, then ReLU when asked.
+    /// `x · Wᵀ + b` for `rows` images of as many values as the layer's (padded) input, then ReLU
+    /// when asked.
     fn forward(&self, x: &[f32], rows: usize, relu: bool) -> Vec<f32> {
         let mut y = vec![0.0; rows * self.stride];
-        matmul(x, rows, self.input, &self.weight_t, self.stride, &mut y);
+        self.weight_t.multiply(x, rows, &mut y);
         for row in y.chunks_exact_mut(self.stride) {
             let pairs = row.iter_mut().zip(&self.bias);
             match relu {

@@ -2,12 +2,15 @@
 //! ([`super::backprop`]) and the map's batch encode ([`super::fast_encoder`]).
 //!
 //! `out = a · b` with `a` `[m, k]`, `b` `[k, n]` and `out` `[m, n]`, all row-major. When `n` is
-//! a whole number of 16-float vectors, `b`'s rows are read as SIMD vectors in place (no
-//! packing: neither operand is copied) and the sums for a block of
-//! `a`'s rows times a few vectors of `out` stay in registers over a chunk of `k`; a column of
-//! the block that is zero in every row (ReLU outputs, background pixels) is skipped. Blocks of
-//! rows go to rayon's threads (small products stay on the caller's). A narrow `n` (a
-//! latent-sized side) is computed transposed when `m` allows, else in a plain loop.
+//! a whole number of 16-float vectors, `b` is first copied into column panels a few SIMD
+//! vectors wide ([`PackedMatrix`]; a constant `b`, such as an encoder's weights, is packed
+//! once and kept), so the kernel reads it front to back. `a` is copied a register block of
+//! rows at a time, transposed so that each column's values for the block lie together, and a
+//! column that is zero in every row of the block (ReLU outputs, background pixels) is left
+//! out. The sums for a block times one panel stay in registers over a chunk of `k`; the
+//! chunk's panel stays in L1 while every block of the task passes over it. Blocks of rows go
+//! to rayon's threads (small products stay on the caller's). A narrow `n` (a latent-sized
+//! side) is computed transposed when `m` allows, else in a plain loop.
 
 use pulp::{Arch, Simd, WithSimd};
 use rayon::prelude::*;
@@ -19,7 +22,7 @@ const ROW_MULTIPLE: usize = 16;
 /// Products with fewer multiply-adds than this run on one thread.
 const SERIAL_MACS: usize = 1 << 20;
 
-/// Rows of `a` per register block, and the most vectors of `out` per block, with AVX-512's 32
+/// Rows of `a` per register block, and the most vectors per panel of `b`, with AVX-512's 32
 /// registers: `WIDE_MR × WIDE_NR` sums, `WIDE_NR` weights and a broadcast fit.
 const WIDE_MR: usize = 8;
 const WIDE_NR: usize = 3;
@@ -27,6 +30,11 @@ const WIDE_NR: usize = 3;
 /// The same for AVX2's 16 registers (and anything narrower).
 const NARROW_MR: usize = 4;
 const NARROW_NR: usize = 2;
+
+/// Rows of `b` per chunk: a three-vector panel's chunk (48 KiB at AVX-512) is what every
+/// block of a task reads before the next chunk. A multiple of 16, since the AVX-512 packer
+/// orders a block's columns freely within each 16.
+const KC: usize = 256;
 
 /// `out = a · b`; see the module's documentation. `out` is overwritten.
 ///
@@ -41,55 +49,27 @@ pub fn matmul(a: &[f32], m: usize, k: usize, b: &[f32], n: usize, out: &mut [f32
         out.fill(0.0);
         return;
     }
-    if !n.is_multiple_of(ROW_MULTIPLE) && m.is_multiple_of(ROW_MULTIPLE) {
-        // A narrow product (a latent-sized side, or a batch that is no multiple of 16) runs
-        // faster transposed, `outᵀ = bᵀ · aᵀ`, than in the plain loop, even counting the
-        // copies of both operands and the result that this takes.
-        let mut transposed = vec![0.0; n * m];
-        matmul(
-            &transpose(b, k, n),
-            n,
-            k,
-            &transpose(a, m, k),
-            m,
-            &mut transposed,
-        );
-        transpose_into(&transposed, n, m, out);
+    if !n.is_multiple_of(ROW_MULTIPLE) {
+        if m.is_multiple_of(ROW_MULTIPLE) {
+            // A narrow product (a latent-sized side, or a batch that is no multiple of 16)
+            // runs faster transposed, `outᵀ = bᵀ · aᵀ`, than in the plain loop, even counting
+            // the copies of both operands and the result that this takes.
+            let mut transposed = vec![0.0; n * m];
+            matmul(
+                &transpose(b, k, n),
+                n,
+                k,
+                &transpose(a, m, k),
+                m,
+                &mut transposed,
+            );
+            transpose_into(&transposed, n, m, out);
+        } else {
+            plain_rows(a, k, b, n, out);
+        }
         return;
     }
-    // Enough tasks for the threads, each a whole number of the widest register block; small
-    // products stay on the caller's thread, where waking the others would cost more.
-    let threads = match m * k * n {
-        0..SERIAL_MACS => 1,
-        _ => rayon::current_num_threads().max(1),
-    };
-    let rows = m.div_ceil(4 * threads).div_ceil(WIDE_MR).max(1) * WIDE_MR;
-    if threads == 1 {
-        out.chunks_mut(rows * n)
-            .zip(a.chunks(rows * k))
-            .for_each(|(out, a)| rows_product(a, k, b, n, out));
-        return;
-    }
-    out.par_chunks_mut(rows * n)
-        .zip(a.par_chunks(rows * k))
-        .for_each(|(out, a)| rows_product(a, k, b, n, out));
-}
-
-/// `out = a · b` for some of the rows of `a`.
-fn rows_product(a: &[f32], k: usize, b: &[f32], n: usize, out: &mut [f32]) {
-    let rows = a.len() / k;
-    if n.is_multiple_of(ROW_MULTIPLE) {
-        Arch::new().dispatch(Product {
-            a,
-            rows,
-            k,
-            b,
-            n,
-            out,
-        });
-    } else {
-        plain_rows(a, k, b, n, out);
-    }
+    PackedMatrix::new(b, k, n).multiply(a, m, out);
 }
 
 /// `out = a · b` one value at a time, skipping zeros of `a`.
@@ -106,22 +86,186 @@ fn plain_rows(a: &[f32], k: usize, b: &[f32], n: usize, out: &mut [f32]) {
     }
 }
 
-/// Some rows of `a` times `b`, run with the SIMD width pulp found.
-struct Product<'a> {
-    a: &'a [f32],
-    rows: usize,
+/// The right operand of a product, `[k, n]`, copied into column panels for the SIMD kernel,
+/// or kept as it is where `n` is no multiple of 16.
+#[derive(Debug, Clone)]
+pub struct PackedMatrix {
+    /// The panels one after another, from `offset` (which aligns them to 64 bytes); or `b`
+    /// itself.
+    data: Vec<f32>,
+    offset: usize,
+    panels: Vec<Panel>,
+    /// Floats per SIMD vector the panels were cut for.
+    lanes: usize,
     k: usize,
-    b: &'a [f32],
     n: usize,
+}
+
+/// Vectors `first..first + width` of every row of `b`, stored `[k][width · lanes]` from
+/// `start`.
+#[derive(Debug, Clone, Copy)]
+struct Panel {
+    start: usize,
+    first: usize,
+    width: usize,
+}
+
+/// The SIMD width pulp picks here, and the widest panel for its register count.
+struct Shape;
+
+impl WithSimd for Shape {
+    type Output = (usize, usize);
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _simd: S) -> (usize, usize) {
+        let nr = match S::REGISTER_COUNT >= 32 {
+            true => WIDE_NR,
+            false => NARROW_NR,
+        };
+        (S::F32_LANES, nr)
+    }
+}
+
+impl PackedMatrix {
+    /// Packs `b` (`[k, n]`, row-major).
+    ///
+    /// # Panics
+    /// If `b` is shorter than `k · n`.
+    pub fn new(b: &[f32], k: usize, n: usize) -> Self {
+        let b = &b[..k * n];
+        let (lanes, nr) = Arch::new().dispatch(Shape);
+        if !n.is_multiple_of(ROW_MULTIPLE) || k == 0 {
+            return Self {
+                data: b.to_vec(),
+                offset: 0,
+                panels: Vec::new(),
+                lanes,
+                k,
+                n,
+            };
+        }
+        // Panels as even as possible: 25 vectors at three at most are 7 × 3 + 2 × 2, never a
+        // lone one-vector panel (whose broadcasts would cost as much as its multiply-adds).
+        let vectors = n / lanes;
+        let count = vectors.div_ceil(nr);
+        let (base, extra) = (vectors / count, vectors % count);
+        let mut panels = Vec::with_capacity(count);
+        let (mut first, mut start) = (0, 0);
+        for p in 0..count {
+            let width = base + usize::from(p < extra);
+            panels.push(Panel {
+                start,
+                first,
+                width,
+            });
+            first += width;
+            start += k * width * lanes;
+        }
+        let mut data = vec![0.0; k * n + ROW_MULTIPLE];
+        let offset = data.as_ptr().align_offset(64).min(ROW_MULTIPLE);
+        let mut pieces = Vec::with_capacity(count);
+        let mut rest = &mut data[offset..];
+        for panel in &panels {
+            let (piece, tail) = rest.split_at_mut(k * panel.width * lanes);
+            pieces.push((*panel, piece));
+            rest = tail;
+        }
+        let pack = |(panel, piece): (Panel, &mut [f32])| {
+            let (from, width) = (panel.first * lanes, panel.width * lanes);
+            for (row, dst) in b.chunks_exact(n).zip(piece.chunks_exact_mut(width)) {
+                dst.copy_from_slice(&row[from..from + width]);
+            }
+        };
+        match k * n >= SERIAL_MACS / 16 {
+            true => pieces.into_par_iter().for_each(pack),
+            false => pieces.into_iter().for_each(pack),
+        }
+        Self {
+            data,
+            offset,
+            panels,
+            lanes,
+            k,
+            n,
+        }
+    }
+
+    /// `out = a · self` for `a` `[m, k]`; `out` (`[m, n]`) is overwritten.
+    ///
+    /// # Panics
+    /// If `a` or `out` is shorter than its shape says.
+    pub fn multiply(&self, a: &[f32], m: usize, out: &mut [f32]) {
+        let (k, n) = (self.k, self.n);
+        let (a, out) = (&a[..m * k], &mut out[..m * n]);
+        if m == 0 || n == 0 {
+            return;
+        }
+        if self.panels.is_empty() {
+            matmul(a, m, k, &self.data, n, out);
+            return;
+        }
+        // Enough tasks for the threads, each a whole number of the widest register block;
+        // small products stay on the caller's thread, where waking the others would cost more.
+        let threads = match m * k * n {
+            0..SERIAL_MACS => 1,
+            _ => rayon::current_num_threads().max(1),
+        };
+        let rows = m.div_ceil(2 * threads).div_ceil(WIDE_MR).max(1) * WIDE_MR;
+        let task = |(out, a): (&mut [f32], &[f32])| {
+            Arch::new().dispatch(Task { a, b: self, out });
+        };
+        match threads {
+            1 => out
+                .chunks_mut(rows * n)
+                .zip(a.chunks(rows * k))
+                .for_each(task),
+            _ => out
+                .par_chunks_mut(rows * n)
+                .zip(a.par_chunks(rows * k))
+                .for_each(task),
+        }
+    }
+
+    /// The panels, from their 64-byte boundary.
+    fn panel_data(&self) -> &[f32] {
+        &self.data[self.offset..]
+    }
+
+    /// `out = a · self` one value at a time: only for a SIMD width other than the one the
+    /// panels were cut for, which pulp's dispatch never picks within one process.
+    fn multiply_plain(&self, a: &[f32], out: &mut [f32]) {
+        let (k, n, data) = (self.k, self.n, self.panel_data());
+        for (out, a) in out.chunks_exact_mut(n).zip(a.chunks_exact(k)) {
+            out.fill(0.0);
+            for panel in &self.panels {
+                let width = panel.width * self.lanes;
+                let values = &data[panel.start..panel.start + k * width];
+                let out = &mut out[panel.first * self.lanes..][..width];
+                for (&x, row) in a.iter().zip(values.chunks_exact(width)) {
+                    for (o, w) in out.iter_mut().zip(row) {
+                        *o += x * w;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Some rows of `a` times a packed `b`, run with the SIMD width pulp found.
+struct Task<'a> {
+    a: &'a [f32],
+    b: &'a PackedMatrix,
     out: &'a mut [f32],
 }
 
-impl WithSimd for Product<'_> {
+impl WithSimd for Task<'_> {
     type Output = ();
 
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) {
-        if S::REGISTER_COUNT >= 32 {
+        if S::F32_LANES != self.b.lanes {
+            self.b.multiply_plain(self.a, self.out);
+        } else if S::REGISTER_COUNT >= 32 {
             rows_pass::<S, WIDE_MR, WIDE_NR>(simd, self);
         } else {
             rows_pass::<S, NARROW_MR, NARROW_NR>(simd, self);
@@ -129,253 +273,258 @@ impl WithSimd for Product<'_> {
     }
 }
 
-#[inline(always)]
-fn rows_pass<S: Simd, const MR: usize, const NR: usize>(simd: S, pass: Product<'_>) {
-    let Product {
-        a,
-        rows,
-        k,
-        b,
-        n,
-        out,
-    } = pass;
-    let vectors = n / S::F32_LANES;
-    let (b, _) = S::as_simd_f32s(b);
-    let a_rows = Rows {
-        values: a,
-        stride: k,
-        used: k,
-    };
-    // Two loop orders. When `b` is the larger stream, every block's non-zero columns are
-    // found once and `b` is read in chunks that stay in L1 while all the blocks pass over
-    // them. Otherwise (a tall `a` against a narrow `b`) each block is finished in turn, its
-    // columns staying in L1 while `b` streams past. Measured on the training products: 10 %
-    // faster for `Gᵀ · X` and `G · W`, 12 % slower for `W · Xᵀ` the other way round.
-    let gathered_bytes = rows * k * (4 + 8 / MR);
-    if k * n * 4 <= gathered_bytes {
-        let (mut active, mut values) = (Vec::with_capacity(k), Vec::with_capacity(k));
-        for first in (0..rows).step_by(MR) {
-            a_rows.gather(first, rows, vectors, &mut active, &mut values);
-            let block = Gathered {
-                first,
-                active: std::mem::take(&mut active),
-                values: std::mem::take(&mut values),
-            };
-            let columns: Columns<'_, S> = Columns {
-                b,
-                k,
-                n,
-                vectors,
-                rows,
-            };
-            columns.all::<MR, NR>(simd, std::slice::from_ref(&block), k, out);
-            (active, values) = (block.active, block.values);
-        }
-        return;
-    }
-    let blocks: Vec<Gathered<MR>> = (0..rows)
-        .step_by(MR)
-        .map(|first| {
-            let mut block = Gathered {
-                first,
-                active: Vec::with_capacity(k),
-                values: Vec::with_capacity(k),
-            };
-            a_rows.gather(first, rows, vectors, &mut block.active, &mut block.values);
-            block
-        })
-        .collect();
-    let columns: Columns<'_, S> = Columns {
-        b,
-        k,
-        n,
-        vectors,
-        rows,
-    };
-    columns.all::<MR, NR>(simd, &blocks, KC, out);
-}
-
-/// One register block of rows of `a`: its first row and its non-zero columns.
-struct Gathered<const MR: usize> {
+/// A register block of rows of `a`, copied: its first row, and for each column that is not
+/// zero in every one of its rows, the column's index and the rows' values there. Columns are
+/// in increasing order between multiples of 16.
+struct Block<const MR: usize> {
     first: usize,
-    active: Vec<usize>,
+    columns: Vec<u32>,
     values: Vec<[f32; MR]>,
 }
 
-/// The right operand as SIMD vectors, and the shape of the product.
-struct Columns<'a, S: Simd> {
-    b: &'a [S::f32s],
-    k: usize,
-    n: usize,
-    vectors: usize,
-    rows: usize,
-}
-
-/// Rows of `b` per chunk: `KC` rows of three AVX-512 vectors (24 KiB) stay in L1 while every
-/// register block of the task passes over them.
-const KC: usize = 128;
-
-impl<S: Simd> Columns<'_, S> {
-    /// Every output vector of `blocks`, `NR` at a time, then the tail in twos and ones (a
-    /// one-vector block spends as many loads on broadcasts as on multiply-adds), over `b`'s
-    /// rows `chunk` at a time.
-    #[inline(always)]
-    fn all<const MR: usize, const NR: usize>(
-        &self,
-        simd: S,
-        blocks: &[Gathered<MR>],
-        chunk: usize,
-        out: &mut [f32],
-    ) {
-        let mut v = 0;
-        while v + NR <= self.vectors {
-            self.pass::<MR, NR>(simd, v, blocks, chunk, out);
-            v += NR;
+#[inline(always)]
+fn rows_pass<S: Simd, const MR: usize, const NR: usize>(simd: S, task: Task<'_>) {
+    let Task { a, b, out } = task;
+    let (k, n) = (b.k, b.n);
+    let rows = a.len() / k;
+    let blocks: Vec<Block<MR>> = (0..rows)
+        .step_by(MR)
+        .map(|first| {
+            // A block past the last row repeats it; only the real rows are stored.
+            let xs: [&[f32]; MR] = std::array::from_fn(|i| {
+                let r = (first + i).min(rows - 1) * k;
+                &a[r..r + k]
+            });
+            let mut block = Block {
+                first,
+                columns: Vec::new(),
+                values: Vec::new(),
+            };
+            pack_block(xs, &mut block.columns, &mut block.values);
+            block
+        })
+        .collect();
+    let data = b.panel_data();
+    let mut cursors = vec![0usize; blocks.len()];
+    let mut ranges = Vec::with_capacity(blocks.len());
+    for chunk in (0..k).step_by(KC) {
+        let end = (chunk + KC).min(k);
+        ranges.clear();
+        for (block, cursor) in blocks.iter().zip(&mut cursors) {
+            let from = *cursor;
+            *cursor += block.columns[from..].partition_point(|&j| (j as usize) < end);
+            ranges.push(from..*cursor);
         }
-        while v + 2 <= self.vectors && NR > 2 {
-            self.pass::<MR, 2>(simd, v, blocks, chunk, out);
-            v += 2;
-        }
-        while v < self.vectors {
-            self.pass::<MR, 1>(simd, v, blocks, chunk, out);
-            v += 1;
-        }
-    }
-
-    /// Output vectors `v..v + W` of every block, over `b`'s rows `rows_per_chunk` at a time.
-    #[inline(always)]
-    fn pass<const MR: usize, const W: usize>(
-        &self,
-        simd: S,
-        v: usize,
-        blocks: &[Gathered<MR>],
-        rows_per_chunk: usize,
-        out: &mut [f32],
-    ) {
-        let mut cursors = vec![0usize; blocks.len()];
-        for chunk in (0..self.k).step_by(rows_per_chunk.max(1)) {
-            let end = (chunk + rows_per_chunk).min(self.k) * self.vectors;
-            for (block, cursor) in blocks.iter().zip(&mut cursors) {
-                let from = *cursor;
-                let to = from + block.active[from..].partition_point(|&o| o < end);
-                *cursor = to;
-                let live = (self.rows - block.first).min(MR);
-                let rows = &mut out[block.first * self.n..(block.first + live) * self.n];
-                let start: [[S::f32s; W]; MR] = match chunk {
-                    0 => [[simd.splat_f32s(0.0); W]; MR],
-                    _ => load::<S, MR, W>(simd, rows, self.n, v),
+        for panel in &b.panels {
+            let width = panel.width * S::F32_LANES;
+            let (values, _) = S::as_simd_f32s(&data[panel.start..panel.start + k * width]);
+            for (block, range) in blocks.iter().zip(&ranges) {
+                let live = (rows - block.first).min(MR);
+                let rows_out = &mut out[block.first * n..(block.first + live) * n];
+                let job = Job {
+                    panel: values,
+                    columns: &block.columns[range.clone()],
+                    values: &block.values[range.clone()],
+                    first: panel.first,
+                    fresh: chunk == 0,
                 };
-                let sums = block_from::<S, MR, W>(
-                    simd,
-                    &self.b[v..],
-                    start,
-                    &block.active[from..to],
-                    &block.values[from..to],
-                );
-                store::<S, MR, _>(&sums, rows, self.n, v, |s| s);
+                match panel.width {
+                    1 => job.run::<1>(simd, rows_out, n),
+                    2 => job.run::<2>(simd, rows_out, n),
+                    _ => job.run::<NR>(simd, rows_out, n),
+                }
             }
         }
     }
 }
 
-/// The partial sums at vectors `v..v + W` of the rows of `out` (rows `n` floats apart); zero
-/// for the rows past its end.
-#[inline(always)]
-fn load<S: Simd, const MR: usize, const W: usize>(
-    simd: S,
-    out: &[f32],
-    n: usize,
-    v: usize,
-) -> [[S::f32s; W]; MR] {
-    let mut sums = [[simd.splat_f32s(0.0); W]; MR];
-    for (sum, row) in sums.iter_mut().zip(out.chunks_exact(n)) {
-        let (row, _) = S::as_simd_f32s(row);
-        for (k, s) in sum.iter_mut().enumerate() {
-            *s = row[v + k];
-        }
-    }
-    sums
+/// One register block times one panel over one chunk of `k`.
+struct Job<'a, S: Simd, const MR: usize> {
+    /// The whole panel, `[k][width]` vectors.
+    panel: &'a [S::f32s],
+    /// The block's live columns in this chunk, and its rows' values there.
+    columns: &'a [u32],
+    values: &'a [[f32; MR]],
+    /// The panel's first vector in a row of `out`.
+    first: usize,
+    /// Whether this is the first chunk (the sums start at zero, not at `out`).
+    fresh: bool,
 }
 
-/// `rows` rows of `used` values each, `stride` values apart in `values`: the left operand of a
-/// product, whose zero columns are skipped.
-struct Rows<'a> {
-    values: &'a [f32],
-    stride: usize,
-    used: usize,
-}
-
-impl Rows<'_> {
-    /// The columns of rows `first..first + MR` that are not zero in every one of them: their
-    /// offsets in the right operand (`j · vectors`) into `active`, their values into
-    /// `values`. A block past the last of the `rows` rows repeats the last row.
+impl<S: Simd, const MR: usize> Job<'_, S, MR> {
+    /// Adds the chunk's products to the block's rows of `out` (`n` floats apart); `W` is the
+    /// panel's width in vectors.
     #[inline(always)]
-    fn gather<const MR: usize>(
-        &self,
-        first: usize,
-        rows: usize,
-        vectors: usize,
-        active: &mut Vec<usize>,
-        values: &mut Vec<[f32; MR]>,
-    ) {
-        let xs: [&[f32]; MR] = std::array::from_fn(|i| {
-            let r = (first + i).min(rows.saturating_sub(1)) * self.stride;
-            &self.values[r..r + self.used]
-        });
-        active.clear();
-        values.clear();
-        let columns = (0..self.used).map(|j| (j, std::array::from_fn(|i| xs[i][j])));
-        for (j, x) in columns {
-            if x != [0.0; MR] {
-                active.push(j * vectors);
-                values.push(x);
+    fn run<const W: usize>(self, simd: S, out: &mut [f32], n: usize) {
+        let mut sums = [[simd.splat_f32s(0.0); W]; MR];
+        if !self.fresh {
+            for (sum, row) in sums.iter_mut().zip(out.chunks_exact(n)) {
+                let (row, _) = S::as_simd_f32s(row);
+                for (v, s) in sum.iter_mut().enumerate() {
+                    *s = row[self.first + v];
+                }
+            }
+        }
+        for (&j, xs) in self.columns.iter().zip(self.values) {
+            let at = j as usize * W;
+            let Some(w) = self.panel.get(at..at + W) else {
+                continue;
+            };
+            for (sum, &x) in sums.iter_mut().zip(xs) {
+                let x = simd.splat_f32s(x);
+                for (s, w) in sum.iter_mut().zip(w) {
+                    *s = simd.mul_add_e_f32s(x, *w, *s);
+                }
+            }
+        }
+        for (sum, row) in sums.iter().zip(out.chunks_exact_mut(n)) {
+            let (row, _) = S::as_mut_simd_f32s(row);
+            for (v, s) in sum.iter().enumerate() {
+                row[self.first + v] = *s;
             }
         }
     }
 }
 
-/// Writes `f(sum)` for each row of `sums` that exists in `out` (rows `n` floats apart) at
-/// vectors `v..`.
-#[inline(always)]
-fn store<S: Simd, const MR: usize, const NR: usize>(
-    sums: &[[S::f32s; NR]; MR],
-    out: &mut [f32],
-    n: usize,
-    v: usize,
-    f: impl Fn(S::f32s) -> S::f32s,
+/// Copies the rows `xs` (all as long) column by column into `columns`/`values`, leaving out
+/// the columns that are zero in every row.
+fn pack_block<const MR: usize>(
+    xs: [&[f32]; MR],
+    columns: &mut Vec<u32>,
+    values: &mut Vec<[f32; MR]>,
 ) {
-    for (sum, row) in sums.iter().zip(out.chunks_exact_mut(n)) {
-        let (row, _) = S::as_mut_simd_f32s(row);
-        for (k, s) in sum.iter().enumerate() {
-            row[v + k] = f(*s);
-        }
+    let k = xs.first().map_or(0, |x| x.len());
+    columns.clear();
+    values.clear();
+    columns.resize(k + ROW_MULTIPLE, 0);
+    values.resize(k + ROW_MULTIPLE, [0.0; MR]);
+    let mut count = 0;
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if let Some(eight) = (values as &mut dyn std::any::Any).downcast_mut::<Vec<[f32; 8]>>()
+        && let Some(v4) = pulp::x86::V4::try_new()
+    {
+        let xs: [&[f32]; 8] = std::array::from_fn(|i| xs.get(i).copied().unwrap_or_default());
+        (done, count) = v4.vectorize(Transpose16 {
+            v4,
+            xs,
+            columns,
+            values: eight,
+        });
     }
+    for j in done..k {
+        let x: [f32; MR] = xs.map(|row| row[j]);
+        columns[count] = j as u32;
+        values[count] = x;
+        count += usize::from(x != [0.0; MR]);
+    }
+    columns.truncate(count);
+    values.truncate(count);
 }
 
-/// Sums for `MR` rows and `NR` vectors of outputs, starting from `start`, over the `active`
-/// inputs: each is the offset of its `NR` weights in `weights`, and `values` holds the rows'
-/// values for it.
-#[inline(always)]
-fn block_from<S: Simd, const MR: usize, const NR: usize>(
-    simd: S,
-    weights: &[S::f32s],
-    start: [[S::f32s; NR]; MR],
-    active: &[usize],
-    values: &[[f32; MR]],
-) -> [[S::f32s; NR]; MR] {
-    let mut sums = start;
-    for (&offset, x) in active.iter().zip(values) {
-        let Some(w) = weights.get(offset..offset + NR) else {
-            continue;
-        };
-        for (sum, &x) in sums.iter_mut().zip(x) {
-            let x = simd.splat_f32s(x);
-            for (s, w) in sum.iter_mut().zip(w) {
-                *s = simd.mul_add_e_f32s(x, *w, *s);
+/// Floats ahead of the columns being packed whose cache lines are fetched early.
+#[cfg(target_arch = "x86_64")]
+const PREFETCH_AHEAD: usize = 128;
+
+/// [`pack_block`] for eight rows with AVX-512: sixteen columns at a time are transposed in
+/// registers (two rounds of unpacking, then lane shuffles), which costs a third of copying
+/// them one value at a time. Returns the columns done and the columns kept.
+#[cfg(target_arch = "x86_64")]
+struct Transpose16<'a> {
+    v4: pulp::x86::V4,
+    xs: [&'a [f32]; 8],
+    columns: &'a mut [u32],
+    values: &'a mut [[f32; 8]],
+}
+
+#[cfg(target_arch = "x86_64")]
+impl pulp::NullaryFnOnce for Transpose16<'_> {
+    type Output = (usize, usize);
+
+    #[inline(always)]
+    fn call(self) -> (usize, usize) {
+        use core::arch::x86_64::{__m512, __m512d};
+        use pulp::cast;
+        let Transpose16 {
+            v4,
+            xs,
+            columns,
+            values,
+        } = self;
+        let f = v4.avx512f;
+        let k = xs[0].len();
+        let (mut done, mut count) = (0, 0);
+        while done + 16 <= k {
+            let j = done;
+            // The rows are read once, straight from memory (a dataset's pixels): ask for
+            // the lines eight steps ahead, which reaches the next block's rows at the end.
+            for x in xs {
+                let ahead = x.as_ptr().wrapping_add(j + PREFETCH_AHEAD);
+                v4.sse
+                    ._mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(ahead.cast());
             }
+            let r: [__m512; 8] = std::array::from_fn(|i| {
+                let row: [f32; 16] = xs[i][j..j + 16].try_into().unwrap_or([0.0; 16]);
+                cast(row)
+            });
+            let zero = f._mm512_setzero_ps();
+            // Bit c: column j + c is not zero in some row (ordered, not equal).
+            let live = r
+                .iter()
+                .fold(0u16, |live, &x| live | f._mm512_cmp_ps_mask::<4>(x, zero));
+            // Pairs of rows interleaved: t[2p], t[2p + 1] hold rows 2p and 2p + 1.
+            let t: [__m512d; 8] = std::array::from_fn(|p| {
+                let (a, b) = (r[p & !1], r[p | 1]);
+                f._mm512_castps_pd(match p % 2 {
+                    0 => f._mm512_unpacklo_ps(a, b),
+                    _ => f._mm512_unpackhi_ps(a, b),
+                })
+            });
+            // u[q] holds, in 128-bit lane l, column 4l + q's rows 0–3; u[4 + q] rows 4–7.
+            let u: [__m512; 8] = std::array::from_fn(|x| {
+                let (half, q) = (x / 4, x % 4);
+                let (a, b) = (t[4 * half + q / 2], t[4 * half + q / 2 + 2]);
+                f._mm512_castpd_ps(match q % 2 {
+                    0 => f._mm512_unpacklo_pd(a, b),
+                    _ => f._mm512_unpackhi_pd(a, b),
+                })
+            });
+            let (Some(dst), Some(cols)) = (
+                values.get_mut(count..count + 16),
+                columns.get_mut(count..count + 16),
+            ) else {
+                break;
+            };
+            for q in 0..4 {
+                // Columns q and 4 + q, then 8 + q and 12 + q: lanes 0 and 1 (2 and 3) of u[q]
+                // and u[4 + q], interleaved.
+                let low = f._mm512_shuffle_f32x4::<0b01_00_01_00>(u[q], u[4 + q]);
+                let high = f._mm512_shuffle_f32x4::<0b11_10_11_10>(u[q], u[4 + q]);
+                let low: [[f32; 8]; 2] = cast(f._mm512_shuffle_f32x4::<0b11_01_10_00>(low, low));
+                let high: [[f32; 8]; 2] = cast(f._mm512_shuffle_f32x4::<0b11_01_10_00>(high, high));
+                dst[4 * q..4 * q + 2].copy_from_slice(&low);
+                dst[4 * q + 2..4 * q + 4].copy_from_slice(&high);
+                for (c, col) in cols[4 * q..4 * q + 4].iter_mut().enumerate() {
+                    *col = (j + q + 4 * c) as u32;
+                }
+            }
+            if live == u16::MAX {
+                count += 16;
+            } else {
+                let mut kept = count;
+                for s in count..count + 16 {
+                    if live & (1 << (columns[s] as usize - j)) != 0 {
+                        columns[kept] = columns[s];
+                        values[kept] = values[s];
+                        kept += 1;
+                    }
+                }
+                count = kept;
+            }
+            done += 16;
         }
+        (done, count)
     }
-    sums
 }
 
 /// `src` (`[rows, cols]`) transposed into `dst` (`[cols, rows]`, at least that long).
@@ -447,6 +596,55 @@ mod tests {
                     (ours - exact).abs() <= 1e-4 * (1.0 + exact.abs()),
                     "{m}x{k}x{n}, value {i}: {ours} vs {exact}"
                 );
+            }
+        }
+    }
+
+    fn assert_close(ours: &[f32], exact: &[f64], what: &str) {
+        assert_eq!(ours.len(), exact.len(), "{what}");
+        for (i, (ours, exact)) in ours.iter().zip(exact).enumerate() {
+            let ours = f64::from(*ours);
+            assert!(
+                (ours - exact).abs() <= 1e-4 * (1.0 + exact.abs()),
+                "{what}, value {i}: {ours} vs {exact}"
+            );
+        }
+    }
+
+    #[test]
+    fn columns_that_are_zero_in_a_whole_block_are_skipped_without_changing_the_result() {
+        // Background-like columns (zero in every row), columns zero in only some rows, and
+        // blocks that are entirely zero: the packer keeps exactly the columns that matter.
+        let mut rng = Rng::new(9);
+        for (m, k, n) in [(24, 784, 400), (9, 48, 32), (16, 300, 128)] {
+            let a: Vec<f32> = (0..m * k)
+                .map(|v| {
+                    let (i, j) = (v / k, v % k);
+                    match (j % 3 == 0, (i + j) % 5 == 0, (8..16).contains(&i)) {
+                        (true, _, _) | (_, true, _) | (_, _, true) => 0.0,
+                        _ => rng.normal(),
+                    }
+                })
+                .collect();
+            let b: Vec<f32> = (0..k * n).map(|_| rng.normal()).collect();
+            let mut out = vec![f32::NAN; m * n];
+            matmul(&a, m, k, &b, n, &mut out);
+            assert_close(&out, &reference(&a, m, k, &b, n), &format!("{m}x{k}x{n}"));
+        }
+    }
+
+    #[test]
+    fn a_matrix_packed_once_serves_any_number_of_products() {
+        let mut rng = Rng::new(5);
+        // n = 32 takes the panels; n = 20 keeps the matrix as it is.
+        for (k, n) in [(70, 32), (70, 20)] {
+            let b: Vec<f32> = (0..k * n).map(|_| rng.normal()).collect();
+            let packed = PackedMatrix::new(&b, k, n);
+            for m in [1, 16, 37] {
+                let a: Vec<f32> = (0..m * k).map(|_| rng.normal()).collect();
+                let mut out = vec![f32::NAN; m * n];
+                packed.multiply(&a, m, &mut out);
+                assert_close(&out, &reference(&a, m, k, &b, n), &format!("{m}x{k}x{n}"));
             }
         }
     }
