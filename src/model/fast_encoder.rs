@@ -14,7 +14,7 @@
 
 use pulp::{Arch, Simd, WithSimd};
 
-use super::matmul::PackedMatrix;
+use super::matmul::{Finish, PackedMatrix};
 use super::vae::{MlpVae, ModelError};
 
 /// Images per group: the product for a group is large enough for both threads and the
@@ -59,17 +59,14 @@ impl Dense {
 
     /// `x · Wᵀ + b` for `rows` images of as many values as the layer's (padded) input, then ReLU
     /// when asked.
-    fn forward(&self, x: &[f32], rows: usize, relu: bool) -> Vec<f32> {
-        let mut y = vec![0.0; rows * self.stride];
-        self.weight_t.multiply(x, rows, &mut y);
-        for row in y.chunks_exact_mut(self.stride) {
-            let pairs = row.iter_mut().zip(&self.bias);
-            match relu {
-                true => pairs.for_each(|(v, b)| *v = (*v + b).max(0.0)),
-                false => pairs.for_each(|(v, b)| *v += b),
-            }
-        }
-        y
+    /// The result goes to `y`, whose allocation serves every group.
+    fn forward_into(&self, x: &[f32], rows: usize, relu: bool, y: &mut Vec<f32>) {
+        y.resize(rows * self.stride, 0.0);
+        let finish = Finish {
+            bias: &self.bias,
+            relu,
+        };
+        self.weight_t.multiply_then(x, rows, y, Some(finish));
     }
 }
 
@@ -143,13 +140,16 @@ impl FastEncoder {
         if latent == 0 {
             return means;
         }
+        let mut hidden = vec![Vec::new(); self.hidden.len()];
+        let mut mu = Vec::new();
         for images in pixels[..n * input].chunks(GROUP * input) {
             let rows = images.len() / input;
-            let mut x = std::borrow::Cow::Borrowed(images);
-            for layer in &self.hidden {
-                x = std::borrow::Cow::Owned(layer.forward(&x, rows, true));
+            let mut x = images;
+            for (layer, y) in self.hidden.iter().zip(&mut hidden) {
+                layer.forward_into(x, rows, true, y);
+                x = y;
             }
-            let mu = self.head.forward(&x, rows, false);
+            self.head.forward_into(x, rows, false, &mut mu);
             for row in mu.chunks_exact(self.head.stride) {
                 means.extend_from_slice(&row[..latent]);
             }

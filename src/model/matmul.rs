@@ -195,13 +195,29 @@ impl PackedMatrix {
     /// # Panics
     /// If `a` or `out` is shorter than its shape says.
     pub fn multiply(&self, a: &[f32], m: usize, out: &mut [f32]) {
+        self.multiply_then(a, m, out, None);
+    }
+
+    /// [`Self::multiply`], then `finish` applied to every row of `out` as the sums are
+    /// stored, rather than in a second pass over `out`.
+    ///
+    /// # Panics
+    /// If `a` or `out` is shorter than its shape says, or the bias shorter than a row.
+    pub fn multiply_then(&self, a: &[f32], m: usize, out: &mut [f32], finish: Option<Finish<'_>>) {
         let (k, n) = (self.k, self.n);
         let (a, out) = (&a[..m * k], &mut out[..m * n]);
+        let finish = finish.map(|f| Finish {
+            bias: &f.bias[..n],
+            relu: f.relu,
+        });
         if m == 0 || n == 0 {
             return;
         }
         if self.panels.is_empty() {
             matmul(a, m, k, &self.data, n, out);
+            if let Some(finish) = finish {
+                out.chunks_exact_mut(n).for_each(|row| finish.apply(row));
+            }
             return;
         }
         // Enough tasks for the threads, each a whole number of the widest register block;
@@ -212,7 +228,12 @@ impl PackedMatrix {
         };
         let rows = m.div_ceil(2 * threads).div_ceil(WIDE_MR).max(1) * WIDE_MR;
         let task = |(out, a): (&mut [f32], &[f32])| {
-            Arch::new().dispatch(Task { a, b: self, out });
+            Arch::new().dispatch(Task {
+                a,
+                b: self,
+                out,
+                finish,
+            });
         };
         match threads {
             1 => out
@@ -251,11 +272,33 @@ impl PackedMatrix {
     }
 }
 
+/// What becomes of a row of a product before it is stored: a bias added, then negative
+/// values set to zero when `relu` is set (a layer's whole forward step).
+#[derive(Debug, Clone, Copy)]
+pub struct Finish<'a> {
+    /// One value per column of the product.
+    pub bias: &'a [f32],
+    pub relu: bool,
+}
+
+impl Finish<'_> {
+    /// The step on a whole row of plain values.
+    fn apply(&self, row: &mut [f32]) {
+        for (v, b) in row.iter_mut().zip(self.bias) {
+            *v += b;
+            if self.relu {
+                *v = v.max(0.0);
+            }
+        }
+    }
+}
+
 /// Some rows of `a` times a packed `b`, run with the SIMD width pulp found.
 struct Task<'a> {
     a: &'a [f32],
     b: &'a PackedMatrix,
     out: &'a mut [f32],
+    finish: Option<Finish<'a>>,
 }
 
 impl WithSimd for Task<'_> {
@@ -265,6 +308,12 @@ impl WithSimd for Task<'_> {
     fn with_simd<S: Simd>(self, simd: S) {
         if S::F32_LANES != self.b.lanes {
             self.b.multiply_plain(self.a, self.out);
+            if let Some(finish) = self.finish {
+                let n = self.b.n;
+                self.out
+                    .chunks_exact_mut(n)
+                    .for_each(|row| finish.apply(row));
+            }
         } else if S::REGISTER_COUNT >= 32 {
             rows_pass::<S, WIDE_MR, WIDE_NR>(simd, self);
         } else {
@@ -284,7 +333,8 @@ struct Block<const MR: usize> {
 
 #[inline(always)]
 fn rows_pass<S: Simd, const MR: usize, const NR: usize>(simd: S, task: Task<'_>) {
-    let Task { a, b, out } = task;
+    let Task { a, b, out, finish } = task;
+    let bias = finish.map(|f| (S::as_simd_f32s(f.bias).0, f.relu));
     let (k, n) = (b.k, b.n);
     let rows = a.len() / k;
     let blocks: Vec<Block<MR>> = (0..rows)
@@ -327,6 +377,7 @@ fn rows_pass<S: Simd, const MR: usize, const NR: usize>(simd: S, task: Task<'_>)
                     values: &block.values[range.clone()],
                     first: panel.first,
                     fresh: chunk == 0,
+                    finish: bias.filter(|_| end == k),
                 };
                 match panel.width {
                     1 => job.run::<1>(simd, rows_out, n),
@@ -349,6 +400,8 @@ struct Job<'a, S: Simd, const MR: usize> {
     first: usize,
     /// Whether this is the first chunk (the sums start at zero, not at `out`).
     fresh: bool,
+    /// On the last chunk, the bias (as vectors of a row) and whether to apply ReLU.
+    finish: Option<(&'a [S::f32s], bool)>,
 }
 
 impl<S: Simd, const MR: usize> Job<'_, S, MR> {
@@ -374,6 +427,17 @@ impl<S: Simd, const MR: usize> Job<'_, S, MR> {
                 let x = simd.splat_f32s(x);
                 for (s, w) in sum.iter_mut().zip(w) {
                     *s = simd.mul_add_e_f32s(x, *w, *s);
+                }
+            }
+        }
+        if let Some((bias, relu)) = self.finish {
+            let zero = simd.splat_f32s(0.0);
+            for sum in &mut sums {
+                for (v, s) in sum.iter_mut().enumerate() {
+                    *s = simd.add_f32s(*s, bias[self.first + v]);
+                    if relu {
+                        *s = simd.max_f32s(*s, zero);
+                    }
                 }
             }
         }
@@ -644,7 +708,27 @@ mod tests {
                 let a: Vec<f32> = (0..m * k).map(|_| rng.normal()).collect();
                 let mut out = vec![f32::NAN; m * n];
                 packed.multiply(&a, m, &mut out);
-                assert_close(&out, &reference(&a, m, k, &b, n), &format!("{m}x{k}x{n}"));
+                let exact = reference(&a, m, k, &b, n);
+                assert_close(&out, &exact, &format!("{m}x{k}x{n}"));
+
+                // With a layer's bias and ReLU applied as the sums are stored.
+                let bias: Vec<f32> = (0..n).map(|_| rng.normal()).collect();
+                packed.multiply_then(
+                    &a,
+                    m,
+                    &mut out,
+                    Some(Finish {
+                        bias: &bias,
+                        relu: true,
+                    }),
+                );
+                let layer: Vec<f64> = exact
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (v + f64::from(bias[i % n])).max(0.0))
+                    .collect();
+                assert!(layer.contains(&0.0) && layer.iter().any(|&v| v > 0.0));
+                assert_close(&out, &layer, &format!("{m}x{k}x{n} with bias and ReLU"));
             }
         }
     }
