@@ -91,10 +91,10 @@ impl WithSimd for Lanes {
 }
 
 /// Whether this machine's SIMD is wide enough for [`FastEncoder`] to beat candle's matrix
-/// products. On the project's 2-core machine it encoded the 10,000 test images at about
-/// 290,000 images/s with AVX-512 against candle's 210,000; built without pulp's `x86-v4` (so
-/// AVX2 only) an earlier version of it managed 187,000 against candle's 206,000, so candle
-/// keeps that case.
+/// products. On the project's 2-core machine it encodes the 10,000 test images at about
+/// 390,000 images/s with AVX-512 against candle's 180,000–210,000; built without pulp's
+/// `x86-v4` (so AVX2 only) an earlier version of it managed 187,000 against candle's 206,000,
+/// so candle keeps that case.
 pub fn beats_candle_here() -> bool {
     Arch::new().dispatch(Lanes) >= 16
 }

@@ -132,8 +132,13 @@ impl PackedMatrix {
     /// # Panics
     /// If `b` is shorter than `k · n`.
     pub fn new(b: &[f32], k: usize, n: usize) -> Self {
-        let b = &b[..k * n];
         let (lanes, nr) = Arch::new().dispatch(Shape);
+        Self::for_simd(b, k, n, lanes, nr)
+    }
+
+    /// Packs `b` for vectors of `lanes` floats and panels of at most `nr` vectors.
+    fn for_simd(b: &[f32], k: usize, n: usize, lanes: usize, nr: usize) -> Self {
+        let b = &b[..k * n];
         if !n.is_multiple_of(ROW_MULTIPLE) || k == 0 {
             return Self {
                 data: b.to_vec(),
@@ -730,6 +735,36 @@ mod tests {
                 assert!(layer.contains(&0.0) && layer.iter().any(|&v| v > 0.0));
                 assert_close(&out, &layer, &format!("{m}x{k}x{n} with bias and ReLU"));
             }
+        }
+    }
+
+    /// Runs the AVX2 kernel (4 rows × 2 vectors of 8) where the machine has AVX2, whatever
+    /// wider SIMD pulp would pick, so the narrow path is tested on AVX-512 machines too.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx2_kernel_gives_the_same_products() {
+        let Some(v3) = pulp::x86::V3::try_new() else {
+            return;
+        };
+        let mut rng = Rng::new(11);
+        for (m, k, n) in [(13, 300, 48), (8, 37, 784), (1, 16, 16)] {
+            let a: Vec<f32> = (0..m * k)
+                .map(|v| match v % 7 == 0 {
+                    true => 0.0,
+                    false => rng.normal(),
+                })
+                .collect();
+            let b: Vec<f32> = (0..k * n).map(|_| rng.normal()).collect();
+            let packed = PackedMatrix::for_simd(&b, k, n, 8, NARROW_NR);
+            let mut out = vec![f32::NAN; m * n];
+            let task = Task {
+                a: &a,
+                b: &packed,
+                out: &mut out,
+                finish: None,
+            };
+            v3.vectorize(|| task.with_simd(v3));
+            assert_close(&out, &reference(&a, m, k, &b, n), &format!("{m}x{k}x{n}"));
         }
     }
 
