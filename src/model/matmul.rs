@@ -634,6 +634,17 @@ mod tests {
         out
     }
 
+    fn assert_close(ours: &[f32], exact: &[f64], what: &str) {
+        assert_eq!(ours.len(), exact.len(), "{what}");
+        for (i, (ours, exact)) in ours.iter().zip(exact).enumerate() {
+            let ours = f64::from(*ours);
+            assert!(
+                (ours - exact).abs() <= 1e-4 * (1.0 + exact.abs()),
+                "{what}, value {i}: {ours} vs {exact}"
+            );
+        }
+    }
+
     #[test]
     fn products_match_a_plain_triple_loop_at_simd_and_odd_shapes() {
         let mut rng = Rng::new(4);
@@ -659,24 +670,7 @@ mod tests {
             let b: Vec<f32> = (0..k * n).map(|_| rng.normal()).collect();
             let mut out = vec![f32::NAN; m * n];
             matmul(&a, m, k, &b, n, &mut out);
-            for (i, (ours, exact)) in out.iter().zip(reference(&a, m, k, &b, n)).enumerate() {
-                let ours = f64::from(*ours);
-                assert!(
-                    (ours - exact).abs() <= 1e-4 * (1.0 + exact.abs()),
-                    "{m}x{k}x{n}, value {i}: {ours} vs {exact}"
-                );
-            }
-        }
-    }
-
-    fn assert_close(ours: &[f32], exact: &[f64], what: &str) {
-        assert_eq!(ours.len(), exact.len(), "{what}");
-        for (i, (ours, exact)) in ours.iter().zip(exact).enumerate() {
-            let ours = f64::from(*ours);
-            assert!(
-                (ours - exact).abs() <= 1e-4 * (1.0 + exact.abs()),
-                "{what}, value {i}: {ours} vs {exact}"
-            );
+            assert_close(&out, &reference(&a, m, k, &b, n), &format!("{m}x{k}x{n}"));
         }
     }
 
