@@ -4,31 +4,36 @@
 //! Both are accurate to a few units in the last place of an `f32` over the ranges the loss
 //! uses, which the tests below check against the standard library.
 
-/// `e^x` for `x ≤ 0`; results below 2⁻¹²⁶ are flushed to 0.
+/// `e^x` for `x ≤ 0`; results below about 2⁻¹²⁶ are flushed to 0.
+#[inline(always)]
 pub fn exp_non_positive(x: f32) -> f32 {
-    // e^x = 2^t with t = x·log₂e = i + f, i an integer and f in [0, 1].
-    let t = x * std::f32::consts::LOG2_E;
-    if t < -126.0 {
-        return 0.0;
-    }
-    let i = t as i32 - 1;
-    let f = t - i as f32;
-    let y = f * std::f32::consts::LN_2;
-    // Taylor series of e^y for y in [0, ln 2], to the 9th power: error below 2e-8 relative.
+    // e^x = 2^t with t = x·log₂e = k + f, k = round(t) and f in [−½, ½]. Adding 1.5·2²³
+    // rounds t to an integer and leaves it in the sum's low mantissa bits, so k and 2^k come
+    // out of float and integer arithmetic alone: no conversion (which would not vectorise)
+    // and no branch. At t = −127 the exponent's bits are zero, and so is the result.
+    const ROUNDER: f32 = 12_582_912.0;
+    let t = (x * std::f32::consts::LOG2_E).max(-127.0);
+    let shifted = t + ROUNDER;
+    let k = shifted - ROUNDER;
+    let y = (t - k) * std::f32::consts::LN_2;
+    // Taylor series of e^y for |y| ≤ ln2 / 2, to the 8th power: error below 1e-9 relative.
     let p = 1.0
         + y * (1.0
             + y * (1.0 / 2.0
                 + y * (1.0 / 6.0
                     + y * (1.0 / 24.0
                         + y * (1.0 / 120.0
-                            + y * (1.0 / 720.0
-                                + y * (1.0 / 5040.0 + y * (1.0 / 40320.0 + y / 362_880.0))))))));
-    let scale = f32::from_bits(((i + 127) as u32) << 23);
-    scale * p
+                            + y * (1.0 / 720.0 + y * (1.0 / 5040.0 + y * (1.0 / 40320.0))))))));
+    let exponent = shifted
+        .to_bits()
+        .wrapping_sub(ROUNDER.to_bits())
+        .wrapping_add(127);
+    f32::from_bits(exponent << 23) * p
 }
 
 /// Sum of `values` in eight independent lanes, which the compiler can vectorise (a plain
 /// running sum cannot be reordered, so it stays scalar).
+#[inline(always)]
 pub fn sum_lanes(values: &[f32]) -> f64 {
     let mut lanes = [0.0f32; 8];
     let chunks = values.chunks_exact(8);
@@ -42,6 +47,7 @@ pub fn sum_lanes(values: &[f32]) -> f64 {
 }
 
 /// `ln(1 + x)` for `x` in `[0, 1]`.
+#[inline(always)]
 pub fn ln_1p_unit(x: f32) -> f32 {
     // ln(1 + x) = 2·atanh(s) with s = x / (2 + x) in [0, 1/3].
     let s = x / (2.0 + x);
@@ -49,7 +55,7 @@ pub fn ln_1p_unit(x: f32) -> f32 {
     let series = 1.0
         + s2 * (1.0 / 3.0
             + s2 * (1.0 / 5.0
-                + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0 + s2 * (1.0 / 11.0 + s2 / 13.0)))));
+                + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0 + s2 * (1.0 / 11.0 + s2 * (1.0 / 13.0))))));
     2.0 * s * series
 }
 
