@@ -3,16 +3,18 @@
 //! Encoding a dataset is a chain of `[n, input] × [input, output]` products. Here each layer's
 //! weight is transposed (`[input, output]`, outputs padded to whole SIMD vectors) and packed
 //! for [`matmul`]'s kernel once, when the encoder is built ([`PackedMatrix`]); the kernel's
-//! register blocks skip an input that is zero in
-//! every image of the block (half of Fashion-MNIST's pixels are zero, 13 % in eight images at
-//! once; a hidden unit is zero wherever its ReLU was off). Images go through every layer in
-//! groups that stay in cache; only the µ head is computed, never log σ².
+//! register blocks skip an input that is zero in every image of the block (a hidden unit is
+//! zero wherever its ReLU was off). Half of Fashion-MNIST's pixels are zero but only 13 % are
+//! zero in eight images in a row, so each group of images is sorted by the size of its
+//! non-zero part before the first layer, which raises that to 35 %. Images go through every
+//! layer in groups that stay in cache; only the µ head is computed, never log σ².
 //!
 //! With AVX2 only, candle's products are faster, so [`MlpVae::fast_encoder`] offers this
 //! encoder only where [`beats_candle_here`] says so. The result equals candle's encode to within float
 //! rounding (tested below).
 
 use pulp::{Arch, Simd, WithSimd};
+use rayon::prelude::*;
 
 use super::matmul::{Finish, PackedMatrix};
 use super::vae::{MlpVae, ModelError};
@@ -21,7 +23,8 @@ use super::vae::{MlpVae, ModelError};
 /// group's hidden values stay in cache.
 const GROUP: usize = 1024;
 
-/// Outputs are padded to a multiple of this many floats, which [`matmul`]'s SIMD path needs.
+/// Outputs are padded to a multiple of this many floats, so that the kernel stores whole
+/// vectors (it masks a partial one otherwise).
 const PAD: usize = 16;
 
 /// One fully connected layer: its weight transposed to `[input, stride]` (outputs padded with
@@ -57,16 +60,26 @@ impl Dense {
         }
     }
 
-    /// `x · Wᵀ + b` for `rows` images of as many values as the layer's (padded) input, then ReLU
-    /// when asked.
-    /// The result goes to `y`, whose allocation serves every group.
-    fn forward_into(&self, x: &[f32], rows: usize, relu: bool, y: &mut Vec<f32>) {
+    /// `x · Wᵀ + b`, then ReLU when asked, for the rows of `x` (each as many values as the
+    /// layer's padded input): those named in `order`, in that order, or else all `rows`. The
+    /// result goes to `y`, whose allocation serves every group.
+    fn forward_into(
+        &self,
+        x: &[f32],
+        rows: usize,
+        order: Option<&[u32]>,
+        relu: bool,
+        y: &mut Vec<f32>,
+    ) {
         y.resize(rows * self.stride, 0.0);
-        let finish = Finish {
+        let finish = Some(Finish {
             bias: &self.bias,
             relu,
-        };
-        self.weight_t.multiply_then(x, rows, y, Some(finish));
+        });
+        match order {
+            Some(order) => self.weight_t.multiply_rows_then(x, order, y, finish),
+            None => self.weight_t.multiply_then(x, rows, y, finish),
+        }
     }
 }
 
@@ -76,6 +89,8 @@ pub struct FastEncoder {
     hidden: Vec<Dense>,
     head: Dense,
     input_len: usize,
+    /// Values per row of an image (the input shape's last size), for [`support_keys`].
+    image_width: usize,
 }
 
 /// Asks pulp for the width it will run at here.
@@ -118,6 +133,7 @@ impl FastEncoder {
             hidden,
             head,
             input_len: spec.input_len(),
+            image_width: spec.input_shape[2],
         })
     }
 
@@ -133,28 +149,109 @@ impl FastEncoder {
 
     /// Encodes `pixels` (`n × input_len` values; a partial last image is ignored) to µ,
     /// `n × latent_dim` values.
+    ///
+    /// Within each group the images go through the first layer sorted by the size of their
+    /// non-zero part ([`support_keys`]), so that the images of a register block have their
+    /// zeros in the same places and the kernel skips more of them: on Fashion-MNIST's test
+    /// set, 35 % of a block's inputs instead of 13 %. The rows stay in that order through the
+    /// later layers and go back to the images' own order with the means.
     pub fn encode(&self, pixels: &[f32]) -> Vec<f32> {
         let (input, latent) = (self.input_len.max(1), self.latent_dim());
         let n = pixels.len() / input;
-        let mut means = Vec::with_capacity(n * latent);
+        let mut means = vec![0.0; n * latent];
         if latent == 0 {
             return means;
         }
         let mut hidden = vec![Vec::new(); self.hidden.len()];
-        let mut mu = Vec::new();
-        for images in pixels[..n * input].chunks(GROUP * input) {
+        let (mut mu, mut keys, mut order) = (Vec::new(), Vec::new(), Vec::new());
+        let groups = pixels[..n * input].chunks(GROUP * input);
+        for (images, means) in groups.zip(means.chunks_mut(GROUP * latent)) {
             let rows = images.len() / input;
+            support_keys(images, input, self.image_width, &mut keys);
+            order.clear();
+            order.extend(0..rows as u32);
+            order.sort_by_key(|&i| keys[i as usize]);
+
             let mut x = images;
+            let mut layer_order = Some(&order[..]);
             for (layer, y) in self.hidden.iter().zip(&mut hidden) {
-                layer.forward_into(x, rows, true, y);
+                layer.forward_into(x, rows, layer_order.take(), true, y);
                 x = y;
             }
-            self.head.forward_into(x, rows, false, &mut mu);
-            for row in mu.chunks_exact(self.head.stride) {
-                means.extend_from_slice(&row[..latent]);
+            self.head.forward_into(x, rows, layer_order, false, &mut mu);
+            for (row, &image) in mu.chunks_exact(self.head.stride).zip(&order) {
+                let at = image as usize * latent;
+                means[at..at + latent].copy_from_slice(&row[..latent]);
             }
         }
         means
+    }
+}
+
+/// A sort key for each image of `images` (`image_len` values each, rows of `width`): the
+/// width, then the height, of the smallest box holding its non-zero values, so that images
+/// with similar keys tend to be zero in the same places. Written into `keys`.
+fn support_keys(images: &[f32], image_len: usize, width: usize, keys: &mut Vec<u32>) {
+    keys.clear();
+    keys.resize(images.len() / image_len.max(1), 0);
+    let width = width.clamp(1, image_len.max(1));
+    let chunk = 64;
+    let work = images
+        .par_chunks(chunk * image_len)
+        .zip(keys.par_chunks_mut(chunk));
+    work.for_each(|(images, keys)| {
+        Arch::new().dispatch(SupportKeys {
+            images,
+            image_len,
+            width,
+            keys,
+        });
+    });
+}
+
+/// [`support_keys`] for some images, compiled for the SIMD features found.
+struct SupportKeys<'a> {
+    images: &'a [f32],
+    image_len: usize,
+    width: usize,
+    keys: &'a mut [u32],
+}
+
+impl WithSimd for SupportKeys<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, _simd: S) {
+        let mut columns = vec![0u8; self.width];
+        for (image, key) in self
+            .images
+            .chunks_exact(self.image_len)
+            .zip(self.keys.iter_mut())
+        {
+            columns.fill(0);
+            let (mut top, mut bottom) = (None, 0);
+            for (r, row) in image.chunks_exact(self.width).enumerate() {
+                let mut any = 0;
+                for (column, &v) in columns.iter_mut().zip(row) {
+                    let live = u8::from(v != 0.0);
+                    *column |= live;
+                    any |= live;
+                }
+                if any != 0 {
+                    top.get_or_insert(r);
+                    bottom = r;
+                }
+            }
+            let left = columns.iter().position(|&c| c != 0);
+            let right = columns.iter().rposition(|&c| c != 0);
+            *key = match (left, right, top) {
+                (Some(left), Some(right), Some(top)) => {
+                    let (w, h) = (right - left + 1, bottom - top + 1);
+                    (w.min(0xFFFF) << 16 | h.min(0xFFFF)) as u32
+                }
+                _ => 0,
+            };
+        }
     }
 }
 
@@ -213,12 +310,17 @@ mod tests {
         let model = model(input, &[200, 19], latent);
         let mut rng = crate::rng::Rng::new(3);
         let n = GROUP + 11;
-        let pixels: Vec<f32> = (0..n * input)
-            .map(|_| match rng.uniform() < 0.5 {
-                true => 0.0,
-                false => rng.uniform(),
-            })
-            .collect();
+        // Each image is zero outside a window of random width, so the encoder's sort by
+        // support really reorders the images.
+        let mut pixels = Vec::with_capacity(n * input);
+        for _ in 0..n {
+            let from = (rng.uniform() * input as f32) as usize;
+            let to = from + ((rng.uniform() * (input - from) as f32) as usize);
+            pixels.extend((0..input).map(|i| match (from..=to).contains(&i) {
+                true if rng.uniform() < 0.8 => rng.uniform(),
+                _ => 0.0,
+            }));
+        }
 
         let fast = FastEncoder::from_model(&model).unwrap_or_else(|e| panic!("{e}"));
         let ours = fast.encode(&pixels);
@@ -230,6 +332,24 @@ mod tests {
                 "value {i}: {a} vs {b}"
             );
         }
+    }
+
+    #[test]
+    fn an_images_key_is_the_width_then_the_height_of_its_non_zero_part() {
+        // Two 3 × 4 images: one non-zero in rows 1..=2 and columns 1..=3, one all zero.
+        #[rustfmt::skip]
+        let images = [
+            0.0, 0.0, 0.0, 0.0,
+            0.0, 0.5, 0.0, 0.2,
+            0.0, 0.0, 0.1, 0.0,
+
+            0.0, 0.0, 0.0, 0.0,
+            0.0, 0.0, 0.0, 0.0,
+            0.0, 0.0, 0.0, 0.0,
+        ];
+        let mut keys = Vec::new();
+        support_keys(&images, 12, 4, &mut keys);
+        assert_eq!(keys, [3 << 16 | 2, 0]);
     }
 
     #[test]

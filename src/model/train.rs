@@ -11,7 +11,7 @@ use std::time::Instant;
 use candle_core::{Device, Tensor};
 
 use super::adam::{Adam, AdamConfig};
-use super::backprop::loss_and_gradients;
+use super::backprop::Backprop;
 use super::network::Model;
 use super::spec::{ModelKind, ModelSpec, OutputActivation, TrainingFacts};
 use super::vae::{MlpVae, ModelError};
@@ -213,7 +213,8 @@ fn train_mlp(
         },
     );
 
-    let input_len = spec.input_len();
+    let mut backprop = Backprop::new(&spec);
+    let (mut pixels, mut noise) = (Vec::new(), Vec::new());
     let mut order: Vec<usize> = (0..data.len()).collect();
     let mut seen = 0;
     for epoch in 1..=config.epochs {
@@ -222,18 +223,22 @@ fn train_mlp(
         let (mut loss_sum, mut kl_sum, mut done) = (0.0, 0.0, 0);
 
         for batch in order.chunks(config.batch_size) {
-            let mut pixels = Vec::with_capacity(batch.len() * input_len);
+            pixels.clear();
             for &idx in batch {
                 pixels.extend_from_slice(data.image(idx).unwrap_or_default());
             }
-            let noise: Vec<f32> = (0..batch.len() * config.latent_dim)
-                .map(|_| rng.normal())
-                .collect();
+            noise.clear();
+            noise.extend((0..batch.len() * config.latent_dim).map(|_| rng.normal()));
 
             let beta = config.beta_at(seen, data.len());
             seen += batch.len();
-            let step = loss_and_gradients(&spec, &params, &pixels, &noise, beta);
-            optimizer.step(&mut params, &step.grads);
+            // The whole step on rayon's threads: its many parallel products then split work
+            // among warm threads rather than each waking them from this one.
+            let step = rayon::scope(|_| {
+                let step = backprop.step(&params, &pixels, &noise, beta);
+                optimizer.step(&mut params, backprop.gradients());
+                step
+            });
 
             loss_sum += step.loss_sum;
             kl_sum += step.kl_sum;
@@ -512,7 +517,8 @@ mod tests {
         let beta = 2.5;
 
         let tensors = as_tensors(&params, &shapes).unwrap_or_else(|e| panic!("{e}"));
-        let manual = loss_and_gradients(&spec, &params, &pixels, &noise_values, beta);
+        let mut backprop = Backprop::new(&spec);
+        let manual = backprop.step(&params, &pixels, &noise_values, beta);
 
         let vars: Vec<candle_core::Var> = tensors
             .iter()
@@ -533,7 +539,7 @@ mod tests {
         assert!((manual.loss_sum / n as f64 - expected_loss).abs() < 1e-4 * expected_loss.abs());
 
         let grads = loss.backward().unwrap_or_else(|e| panic!("{e}"));
-        for (((name, _), var), ours) in shapes.iter().zip(&vars).zip(&manual.grads) {
+        for (((name, _), var), ours) in shapes.iter().zip(&vars).zip(backprop.gradients()) {
             let theirs: Vec<f32> = grads
                 .get(var.as_tensor())
                 .and_then(|g| g.flatten_all().ok())
