@@ -91,8 +91,18 @@ impl Adam {
         // On rayon's warm threads, each half compiled for the widest SIMD pulp finds here.
         let arch = pulp::Arch::new();
         rayon::join(
-            || arch.dispatch(|| right.iter_mut().for_each(|slot| update.apply(slot))),
-            || arch.dispatch(|| left.iter_mut().for_each(|slot| update.apply(slot))),
+            || {
+                arch.dispatch(Half {
+                    slots: &mut right,
+                    update,
+                })
+            },
+            || {
+                arch.dispatch(Half {
+                    slots: &mut left,
+                    update,
+                })
+            },
         );
     }
 }
@@ -103,6 +113,23 @@ struct Slot<'a> {
     grad: &'a Vec<f32>,
     first: &'a mut Vec<f32>,
     second: &'a mut Vec<f32>,
+}
+
+/// Some of a step's parameters, updated at the SIMD width pulp finds.
+struct Half<'s, 'a> {
+    slots: &'s mut [Slot<'a>],
+    update: Update,
+}
+
+impl pulp::WithSimd for Half<'_, '_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        for slot in self.slots {
+            self.update.apply(slot);
+        }
+    }
 }
 
 /// The constants of one step.
