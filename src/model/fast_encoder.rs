@@ -19,9 +19,10 @@ use rayon::prelude::*;
 use super::matmul::{Finish, PackedMatrix};
 use super::vae::{MlpVae, ModelError};
 
-/// Images per group: the product for a group is large enough for both threads and the
-/// group's hidden values stay in cache.
-const GROUP: usize = 1024;
+/// Images per group: each group is sorted, then goes through the layers as one product per
+/// layer. Here 2,048 encoded about 4 % faster than 1,024 (fewer, larger products) and 4,096
+/// 6 % slower (the hidden values no longer stay near the cores).
+const GROUP: usize = 2048;
 
 /// Outputs are padded to a multiple of this many floats, so that the kernel stores whole
 /// vectors (it masks a partial one otherwise).
@@ -137,6 +138,10 @@ impl FastEncoder {
         })
     }
 
+    /// Images per call of [`Self::encode`] when a caller reports progress between calls:
+    /// whole groups, about 20 ms of work.
+    pub const BATCH: usize = 4 * GROUP;
+
     /// Values per image going in.
     pub fn input_len(&self) -> usize {
         self.input_len
@@ -162,28 +167,32 @@ impl FastEncoder {
         if latent == 0 {
             return means;
         }
-        let mut hidden = vec![Vec::new(); self.hidden.len()];
-        let (mut mu, mut keys, mut order) = (Vec::new(), Vec::new(), Vec::new());
-        let groups = pixels[..n * input].chunks(GROUP * input);
-        for (images, means) in groups.zip(means.chunks_mut(GROUP * latent)) {
-            let rows = images.len() / input;
-            support_keys(images, input, self.image_width, &mut keys);
-            order.clear();
-            order.extend(0..rows as u32);
-            order.sort_by_key(|&i| keys[i as usize]);
+        // One entry into rayon's pool for the whole encode: the parallel steps inside then
+        // start from a pool thread, rather than each waking the pool from this one.
+        rayon::scope(|_| {
+            let mut hidden = vec![Vec::new(); self.hidden.len()];
+            let (mut mu, mut keys, mut order) = (Vec::new(), Vec::new(), Vec::new());
+            let groups = pixels[..n * input].chunks(GROUP * input);
+            for (images, means) in groups.zip(means.chunks_mut(GROUP * latent)) {
+                let rows = images.len() / input;
+                support_keys(images, input, self.image_width, &mut keys);
+                order.clear();
+                order.extend(0..rows as u32);
+                order.sort_by_key(|&i| keys[i as usize]);
 
-            let mut x = images;
-            let mut layer_order = Some(&order[..]);
-            for (layer, y) in self.hidden.iter().zip(&mut hidden) {
-                layer.forward_into(x, rows, layer_order.take(), true, y);
-                x = y;
+                let mut x = images;
+                let mut layer_order = Some(&order[..]);
+                for (layer, y) in self.hidden.iter().zip(&mut hidden) {
+                    layer.forward_into(x, rows, layer_order.take(), true, y);
+                    x = y;
+                }
+                self.head.forward_into(x, rows, layer_order, false, &mut mu);
+                for (row, &image) in mu.chunks_exact(self.head.stride).zip(&order) {
+                    let at = image as usize * latent;
+                    means[at..at + latent].copy_from_slice(&row[..latent]);
+                }
             }
-            self.head.forward_into(x, rows, layer_order, false, &mut mu);
-            for (row, &image) in mu.chunks_exact(self.head.stride).zip(&order) {
-                let at = image as usize * latent;
-                means[at..at + latent].copy_from_slice(&row[..latent]);
-            }
-        }
+        });
         means
     }
 }

@@ -10,6 +10,7 @@ use candle_core::{DType, Device, Tensor};
 
 use super::conv::ConvVae;
 use super::dcgan::DcganGenerator;
+use super::fast_encoder::FastEncoder;
 use super::spec::{ModelKind, ModelSpec, OutputActivation};
 use super::vae::{ENCODE_BATCH, MlpVae, ModelError};
 
@@ -199,8 +200,12 @@ impl Model {
             Self::Mlp(model) => model.fast_encoder()?,
             Self::Conv(_) | Self::Dcgan(_) => None,
         };
+        let batch = match fast {
+            Some(_) => FastEncoder::BATCH,
+            None => self.batch_size(),
+        };
         let mut done = 0;
-        for chunk in pixels.chunks(self.batch_size() * input_len.max(1)) {
+        for chunk in pixels.chunks(batch * input_len.max(1)) {
             let rows = chunk.len() / input_len.max(1);
             if let Some(fast) = fast {
                 means.extend(fast.encode(&chunk[..rows * input_len]));
