@@ -9,10 +9,13 @@
 //! - activations and their gradients are kept feature-major (`[features, n]`), so every
 //!   forward product is `W · Xᵀ` with the weight as stored (`[out, in]`), every input gradient
 //!   is `Wᵀ · Gᵀ` with the weight handed to the kernel as the transpose it already is, and
-//!   every weight gradient is `Gᵀ · X`: the only copies made are the images and two hidden
-//!   activations transposed to row-major, for the weight gradients;
-//! - µ and log σ² are one product (their weights stacked), and the first layer's input
-//!   gradient is never formed;
+//!   every weight gradient is `Gᵀ · X`. What is copied: the images and the noise transposed
+//!   to feature-major, every layer's input but the first transposed back to row-major for its
+//!   weight gradient (the images are already row-major), and each product's right operand
+//!   packed for the kernel;
+//! - µ and log σ² are one product (their weights and biases copied into one stacked layer
+//!   each step, and its weight gradient copied back out to theirs), and the first layer's
+//!   input gradient is never formed;
 //! - the output layer's bias, the loss, its gradient with respect to the logits and that
 //!   bias's gradient come out of one pass, and each ReLU's mask and its layer's bias gradient
 //!   out of another, both compiled for the widest SIMD pulp finds;
@@ -124,7 +127,7 @@ impl<'a> Linear<'a> {
     fn input_grad(&self, packed: &mut PackedMatrix, g_t: &[f32], n: usize, x_t: &mut Vec<f32>) {
         packed.pack(g_t, self.out, n);
         let x_t = sized(x_t, self.input * n);
-        packed.multiply_transposed_then(self.weight, self.input, x_t, None);
+        packed.multiply_transposed(self.weight, self.input, x_t);
     }
 }
 
@@ -234,37 +237,18 @@ fn reconstruction(
         return 0.0;
     }
     // Two halves of the pixels on two threads.
-    let half = bias.len() / 2;
-    let (logits_a, logits_b) = logits_t.split_at(half * n);
-    let (x_a, x_b) = x_t.split_at(half * n);
-    let (grad_a, grad_b) = grad_t.split_at_mut(half * n);
-    let (sums_a, sums_b) = bias_grad.split_at_mut(half);
-    let (bias_a, bias_b) = bias.split_at(half);
+    let whole = ReconstructionRows {
+        logits_t,
+        x_t,
+        bias,
+        scale,
+        grad_t,
+        bias_grad,
+        n,
+    };
+    let (a, b) = whole.split(bias.len() / 2);
     let arch = Arch::new();
-    let (a, b) = rayon::join(
-        || {
-            arch.dispatch(ReconstructionRows {
-                logits_t: logits_a,
-                x_t: x_a,
-                bias: bias_a,
-                scale,
-                grad_t: grad_a,
-                bias_grad: sums_a,
-                n,
-            })
-        },
-        || {
-            arch.dispatch(ReconstructionRows {
-                logits_t: logits_b,
-                x_t: x_b,
-                bias: bias_b,
-                scale,
-                grad_t: grad_b,
-                bias_grad: sums_b,
-                n,
-            })
-        },
-    );
+    let (a, b) = rayon::join(|| arch.dispatch(a), || arch.dispatch(b));
     a + b
 }
 
@@ -280,6 +264,39 @@ struct ReconstructionRows<'a> {
     grad_t: &'a mut [f32],
     bias_grad: &'a mut [f32],
     n: usize,
+}
+
+impl ReconstructionRows<'_> {
+    /// The first `rows` pixel rows, and the rest.
+    fn split(self, rows: usize) -> (Self, Self) {
+        let at = rows * self.n;
+        let (logits_a, logits_b) = self.logits_t.split_at(at);
+        let (x_a, x_b) = self.x_t.split_at(at);
+        let (grad_a, grad_b) = self.grad_t.split_at_mut(at);
+        let (bias_a, bias_b) = self.bias.split_at(rows);
+        let (sums_a, sums_b) = self.bias_grad.split_at_mut(rows);
+        let (scale, n) = (self.scale, self.n);
+        (
+            ReconstructionRows {
+                logits_t: logits_a,
+                x_t: x_a,
+                bias: bias_a,
+                scale,
+                grad_t: grad_a,
+                bias_grad: sums_a,
+                n,
+            },
+            ReconstructionRows {
+                logits_t: logits_b,
+                x_t: x_b,
+                bias: bias_b,
+                scale,
+                grad_t: grad_b,
+                bias_grad: sums_b,
+                n,
+            },
+        )
+    }
 }
 
 impl WithSimd for ReconstructionRows<'_> {

@@ -2,12 +2,12 @@
 //!
 //! Encoding a dataset is a chain of `[n, input] × [input, output]` products. Here each layer's
 //! weight is transposed (`[input, output]`, outputs padded to whole SIMD vectors) and packed
-//! for [`matmul`]'s kernel once, when the encoder is built ([`PackedMatrix`]); the kernel's
-//! register blocks skip an input that is zero in every image of the block (a hidden unit is
-//! zero wherever its ReLU was off). Half of Fashion-MNIST's pixels are zero but only 13 % are
-//! zero in eight images in a row, so each group of images is sorted by the size of its
-//! non-zero part before the first layer, which raises that to 35 %. Images go through every
-//! layer in groups that stay in cache; only the µ head is computed, never log σ².
+//! for the kernel of [`super::matmul`] once, when the encoder is built ([`PackedMatrix`]);
+//! the kernel's register blocks skip an input that is zero in every image of the block (a
+//! hidden unit is zero wherever its ReLU was off). Half of Fashion-MNIST's pixels are zero but
+//! only 13 % are zero in eight images in a row, so each group of images is sorted by the size
+//! of its non-zero part before the first layer, which raises that to 35 %. Images go through
+//! every layer in groups of 2,048; only the µ head is computed, never log σ².
 //!
 //! With AVX2 only, candle's products are faster, so [`MlpVae::fast_encoder`] offers this
 //! encoder only where [`beats_candle_here`] says so. The result equals candle's encode to within float
@@ -108,7 +108,7 @@ impl WithSimd for Lanes {
 
 /// Whether this machine's SIMD is wide enough for [`FastEncoder`] to beat candle's matrix
 /// products. On the project's 2-core machine it encodes the 10,000 test images at about
-/// 390,000 images/s with AVX-512 against candle's 180,000–210,000; built without pulp's
+/// 480,000 images/s with AVX-512 against candle's 190,000–230,000; built without pulp's
 /// `x86-v4` (so AVX2 only) an earlier version of it managed 187,000 against candle's 206,000,
 /// so candle keeps that case.
 pub fn beats_candle_here() -> bool {

@@ -19,8 +19,8 @@ use std::cell::RefCell;
 use pulp::{Arch, Simd, WithSimd};
 use rayon::prelude::*;
 
-/// The most floats one SIMD vector holds (AVX-512): the slack the block packer writes past a
-/// block's columns, and the slack that lets the panels start on a 64-byte boundary.
+/// The most floats one SIMD vector holds (AVX-512): the slack that lets the panels start on a
+/// 64-byte boundary, and the multiple a transpose task's columns are rounded to.
 const MAX_LANES: usize = 16;
 
 /// Products with fewer multiply-adds than this run on one thread.
@@ -98,7 +98,8 @@ enum Left<'a> {
 }
 
 impl Left<'_> {
-    /// Where row `i` starts in `a`, for the row-major forms.
+    /// Where row `i` starts in `a`, for the row-major forms (the transposed form has no rows:
+    /// 0).
     fn row_start(self, i: usize) -> usize {
         match self {
             Left::Rows { k, .. } => i * k,
@@ -232,23 +233,16 @@ impl PackedMatrix {
 
     /// `out = a · self` where `a` (`[m, k]`) is handed over as its transpose `a_t` (`[k, m]`,
     /// row-major): the product with a matrix whose transpose is what is stored, such as a
-    /// weight `[out, in]` on the way back through its layer. `finish` as in
-    /// [`Self::multiply_then`].
+    /// weight `[out, in]` on the way back through its layer. `out` is overwritten.
     ///
     /// # Panics
-    /// If `a_t` or `out` is shorter than its shape says, or the bias shorter than a row.
-    pub fn multiply_transposed_then(
-        &self,
-        a_t: &[f32],
-        m: usize,
-        out: &mut [f32],
-        finish: Option<Finish<'_>>,
-    ) {
+    /// If `a_t` or `out` is shorter than its shape says.
+    pub fn multiply_transposed(&self, a_t: &[f32], m: usize, out: &mut [f32]) {
         let left = Left::Columns {
             a_t: &a_t[..self.k * m],
             m,
         };
-        self.run(left, m, out, finish);
+        self.run(left, m, out, None);
     }
 
     fn run(&self, left: Left<'_>, m: usize, out: &mut [f32], finish: Option<Finish<'_>>) {
@@ -412,8 +406,8 @@ fn rows_pass<S: Simd, const MR: usize, const NR: usize>(simd: S, task: Task<'_>)
         (vectors.map(|v| simd.partial_load_f32s(v)).collect(), f.relu)
     });
 
-    // Each block's columns and values, `stride` apart (the packer writes up to 16 past k).
-    let stride = k + MAX_LANES;
+    // Each block's columns and values, `stride` apart (k ≥ 1 here: no panels otherwise).
+    let stride = k.max(1);
     let block_count = rows.div_ceil(MR);
     let Scratch {
         columns,
@@ -592,8 +586,8 @@ fn pack_columns<const MR: usize>(
 }
 
 /// Copies the rows `xs` (all as long) column by column into `columns`/`values` (each at
-/// least 16 longer than a row), leaving out the columns that are zero in every row; returns
-/// how many were kept.
+/// least as long as a row), leaving out the columns that are zero in every row; returns how
+/// many were kept.
 fn pack_block<const MR: usize>(
     xs: [&[f32]; MR],
     columns: &mut [u32],
@@ -712,7 +706,8 @@ impl pulp::NullaryFnOnce for Transpose16<'_> {
         while done + 16 <= k {
             let j = done;
             // The rows are read once, straight from memory (a dataset's pixels): ask for
-            // the lines eight steps ahead, which reaches the next block's rows at the end.
+            // the lines eight steps ahead (for rows in order, that reaches the next block's
+            // rows at the end).
             for x in xs {
                 let ahead = x.as_ptr().wrapping_add(j + PREFETCH_AHEAD);
                 v4.sse
@@ -945,24 +940,11 @@ mod tests {
             let a = sparse(&mut rng, m * k);
             let a_t = transpose(&a, m, k);
             let b: Vec<f32> = (0..k * n).map(|_| rng.normal()).collect();
-            let bias: Vec<f32> = (0..n).map(|_| rng.normal()).collect();
             let mut out = vec![f32::NAN; m * n];
             let packed = PackedMatrix::new(&b, k, n);
-            packed.multiply_transposed_then(&a_t, m, &mut out, None);
+            packed.multiply_transposed(&a_t, m, &mut out);
             let exact = reference(&a, m, k, &b, n);
             assert_close(&out, &exact, &format!("{m}x{k}x{n} from aᵀ"));
-
-            let finish = Finish {
-                bias: &bias,
-                relu: false,
-            };
-            packed.multiply_transposed_then(&a_t, m, &mut out, Some(finish));
-            let biased: Vec<f64> = exact
-                .iter()
-                .enumerate()
-                .map(|(i, v)| v + f64::from(bias[i % n]))
-                .collect();
-            assert_close(&out, &biased, &format!("{m}x{k}x{n} from aᵀ, with bias"));
         }
     }
 

@@ -568,8 +568,9 @@ mod tests {
 
     #[test]
     fn gradients_match_at_sizes_that_take_the_simd_products() {
-        // Widths and a batch that are whole numbers of 16-float vectors (one of 48 leaves a
-        // tail at AVX-512), next to a latent size that is not.
+        // Widths and a batch that are whole numbers of 16-float vectors (48 is three vectors,
+        // split over panels at AVX-512), next to a latent size that is not: the kernel's
+        // whole-vector rows and its masked partial ones both run.
         check_gradients(vec![48, 32], 64, 3, 32);
     }
 
