@@ -5,6 +5,8 @@
 //! moments live in `Vec<f32>`, and one loop reads the gradient once and writes the moments and
 //! the weight once.
 
+use super::fast_math::flush_subnormal;
+
 /// Adam's step size and decay rates; the defaults are PyTorch's.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdamConfig {
@@ -148,8 +150,10 @@ impl Update {
     fn apply(&self, slot: &mut Slot<'_>) {
         let moments = slot.first.iter_mut().zip(slot.second.iter_mut());
         for ((w, (m, v)), g) in slot.values.iter_mut().zip(moments).zip(slot.grad) {
-            *m = self.beta1 * *m + (1.0 - self.beta1) * g;
-            *v = self.beta2 * *v + (1.0 - self.beta2) * g * g;
+            // A moment whose gradient stays zero (a weight of a unit whose ReLU never fires)
+            // shrinks by β each step and would become subnormal after about 800 steps.
+            *m = flush_subnormal(self.beta1 * *m + (1.0 - self.beta1) * g);
+            *v = flush_subnormal(self.beta2 * *v + (1.0 - self.beta2) * g * g);
             *w -= self.lr * (*m * self.first_scale) / ((*v * self.second_scale).sqrt() + self.eps);
         }
     }
@@ -174,6 +178,20 @@ mod tests {
             adam.step(&mut params, &grad);
         }
         assert!((params[0][0] - 3.0).abs() < 1e-2, "w = {}", params[0][0]);
+    }
+
+    #[test]
+    fn moments_of_a_gradient_that_stops_go_to_zero_without_passing_through_subnormals() {
+        let mut adam = Adam::new(&[1], AdamConfig::default());
+        let mut params = vec![vec![1.0f32]];
+        adam.step(&mut params, &[vec![1e-3]]);
+        for _ in 0..3000 {
+            adam.step(&mut params, &[vec![0.0]]);
+            for moment in [adam.first[0][0], adam.second[0][0]] {
+                assert!(moment == 0.0 || moment.is_normal(), "moment {moment:e}");
+            }
+        }
+        assert_eq!(adam.first[0][0], 0.0);
     }
 
     #[test]

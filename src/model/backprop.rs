@@ -29,7 +29,7 @@
 
 use pulp::{Arch, Simd, WithSimd};
 
-use super::fast_math::{exp_non_positive, ln_1p_unit, sum_lanes};
+use super::fast_math::{exp_non_positive, flush_subnormal, ln_1p_unit, sum_lanes};
 use super::matmul::{PackedMatrix, transpose_into};
 use super::spec::ModelSpec;
 
@@ -346,13 +346,13 @@ impl WithSimd for ReconstructionRows<'_> {
 }
 
 /// `BCE(x, σ(l)) = max(l, 0) − x·l + ln(1 + e^−|l|)` and its derivative `(σ(l) − x)`, times
-/// `scale`, without a branch.
+/// `scale` (0 where that is subnormal: see [`flush_subnormal`]), without a branch.
 #[inline(always)]
 fn cross_entropy(l: f32, x: f32, scale: f32) -> (f32, f32) {
     let e = exp_non_positive(-l.abs());
     let loss = l.max(0.0) - x * l + ln_1p_unit(e);
     let sigmoid = if l >= 0.0 { 1.0 } else { e } / (1.0 + e);
-    (loss, (sigmoid - x) * scale)
+    (loss, flush_subnormal((sigmoid - x) * scale))
 }
 
 /// The training step of one MLP VAE: its buffers, kept from one batch to the next, and the
@@ -598,5 +598,32 @@ impl Backprop {
             loss_sum: reconstruction_sum + beta * kl_sum,
             kl_sum,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_logits_gradient_is_zero_or_normal_where_the_sigmoid_underflows() {
+        // A background pixel (x = 0) whose logit has drifted far below zero: σ(l)/n passes
+        // through the subnormal range between about −82 and −88.
+        for k in 0..=3000 {
+            let l = -75.0 - k as f32 * 0.01;
+            let (loss, grad) = cross_entropy(l, 0.0, 1.0 / 128.0);
+            assert!(
+                grad == 0.0 || grad.is_normal(),
+                "l = {l}: gradient {grad:e}"
+            );
+            assert!(loss == 0.0 || loss.is_normal(), "l = {l}: loss {loss:e}");
+        }
+        // Nothing else changes: at l = −10 the gradient is σ(l)/n.
+        let (_, grad) = cross_entropy(-10.0, 0.0, 1.0 / 128.0);
+        let expected = 1.0 / (1.0 + 10.0f32.exp()) / 128.0;
+        assert!(
+            (grad - expected).abs() <= 1e-6 * expected,
+            "{grad} vs {expected}"
+        );
     }
 }

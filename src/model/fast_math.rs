@@ -4,7 +4,7 @@
 //! Both are accurate to a few units in the last place of an `f32` over the ranges the loss
 //! uses, which the tests below check against the standard library.
 
-/// `e^x` for `x ≤ 0`; results below about 2⁻¹²⁶ are flushed to 0.
+/// `e^x` for `x ≤ 0`; results below 2⁻¹²⁶ (subnormal) are flushed to 0.
 #[inline(always)]
 pub fn exp_non_positive(x: f32) -> f32 {
     // e^x = 2^t with t = x·log₂e = k + f, k = round(t) and f in [−½, ½]. Adding 1.5·2²³
@@ -28,7 +28,19 @@ pub fn exp_non_positive(x: f32) -> f32 {
         .to_bits()
         .wrapping_sub(ROUNDER.to_bits())
         .wrapping_add(127);
-    f32::from_bits(exponent << 23) * p
+    flush_subnormal(f32::from_bits(exponent << 23) * p)
+}
+
+/// `x`, or 0 where `x` is subnormal (below 2⁻¹²⁶ in magnitude). Arithmetic on subnormal
+/// floats takes a slow path in the CPU (microcode, about a hundred times slower), and training
+/// makes them: background pixels' logits drift below −82, where `σ(l)/n` is subnormal, and
+/// Adam's moments of a weight whose gradient stays zero shrink geometrically. Without
+/// flushing, training slowed from about 44,000 to 26,000 images/s after 700 steps. Values that
+/// small change no result that matters: the loss adds them to sums of order 100, and Adam
+/// divides a moment by at least ε = 10⁻⁸.
+#[inline(always)]
+pub fn flush_subnormal(x: f32) -> f32 {
+    if x.abs() < f32::MIN_POSITIVE { 0.0 } else { x }
 }
 
 /// Sum of `values` in eight independent lanes, which the compiler can vectorise (a plain
@@ -77,6 +89,12 @@ mod tests {
         assert!(worst < 1e-5, "largest relative error {worst}");
         assert_eq!(exp_non_positive(0.0), 1.0);
         assert_eq!(exp_non_positive(-200.0), 0.0);
+        // Around the bottom of the normal range, results are normal or zero, never subnormal.
+        for k in 0..=20_000 {
+            let x = -80.0 - k as f32 * 0.001;
+            let e = exp_non_positive(x);
+            assert!(e == 0.0 || e.is_normal(), "e^{x} = {e:e}");
+        }
     }
 
     #[test]
