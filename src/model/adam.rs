@@ -64,6 +64,12 @@ impl Adam {
             second_scale: 1.0 / (1.0 - c.beta2.powi(self.step)) as f32,
             lr: c.learning_rate as f32,
             eps: c.eps as f32,
+            first_floor: f32::MIN_POSITIVE,
+        };
+        let first_floor = f32::MIN_POSITIVE / (update.lr * update.first_scale).min(1.0);
+        let update = Update {
+            first_floor,
+            ..update
         };
 
         let mut slots: Vec<Slot<'_>> = params
@@ -143,6 +149,8 @@ struct Update {
     second_scale: f32,
     lr: f32,
     eps: f32,
+    /// The smallest first moment kept: below it the step's `lr · m̂` would be subnormal.
+    first_floor: f32,
 }
 
 impl Update {
@@ -151,8 +159,14 @@ impl Update {
         let moments = slot.first.iter_mut().zip(slot.second.iter_mut());
         for ((w, (m, v)), g) in slot.values.iter_mut().zip(moments).zip(slot.grad) {
             // A moment whose gradient stays zero (a weight of a unit whose ReLU never fires)
-            // shrinks by β each step and would become subnormal after about 800 steps.
-            *m = flush_subnormal(self.beta1 * *m + (1.0 - self.beta1) * g);
+            // shrinks by β each step; before it is subnormal, `lr · m̂` below would be. Such a
+            // moment moves its weight by less than 2⁻¹²⁶ / ε: it is set to zero instead.
+            let first = self.beta1 * *m + (1.0 - self.beta1) * g;
+            *m = if first.abs() < self.first_floor {
+                0.0
+            } else {
+                first
+            };
             *v = flush_subnormal(self.beta2 * *v + (1.0 - self.beta2) * g * g);
             *w -= self.lr * (*m * self.first_scale) / ((*v * self.second_scale).sqrt() + self.eps);
         }
