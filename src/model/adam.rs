@@ -57,19 +57,18 @@ impl Adam {
     pub fn step(&mut self, params: &mut [Vec<f32>], grads: &[Vec<f32>]) {
         self.step += 1;
         let c = self.config;
+        let (lr, first_scale) = (
+            c.learning_rate as f32,
+            1.0 / (1.0 - c.beta1.powi(self.step)) as f32,
+        );
         let update = Update {
             beta1: c.beta1 as f32,
             beta2: c.beta2 as f32,
-            first_scale: 1.0 / (1.0 - c.beta1.powi(self.step)) as f32,
+            first_scale,
             second_scale: 1.0 / (1.0 - c.beta2.powi(self.step)) as f32,
-            lr: c.learning_rate as f32,
+            lr,
             eps: c.eps as f32,
-            first_floor: f32::MIN_POSITIVE,
-        };
-        let first_floor = f32::MIN_POSITIVE / (update.lr * update.first_scale).min(1.0);
-        let update = Update {
-            first_floor,
-            ..update
+            first_floor: f32::MIN_POSITIVE / (lr * first_scale).min(1.0),
         };
 
         let mut slots: Vec<Slot<'_>> = params
